@@ -1,0 +1,305 @@
+//! Client configuration and its builder. Every default is a named constant.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::{Error, secret::Token};
+
+/// Slack's Web API base URL.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
+/// How often a JSON `ping` is sent. Slack's docs advise pinging every few seconds.
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long the connection may stay silent (no frame at all) before it is declared dead.
+/// With the default interval a pong is due every 5 s, so a half-open TCP connection is
+/// detected within 10 s of the last frame.
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a send waits for Slack's reply (including time spent waiting for a reconnect).
+pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `rtm.connect`, the websocket handshake and `hello` together may take.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Events buffered for the reader before the client stops reading the socket.
+pub const DEFAULT_EVENT_BUFFER: usize = 16 * 1024;
+/// First delay of the exponential reconnect backoff (after the immediate first retry).
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Cap of the reconnect backoff.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Minimum spacing between two `rtm.connect` calls. `rtm.connect` is a tier-1 Web API
+/// method; this makes a reconnect storm impossible even against a server that accepts and
+/// immediately drops every connection.
+pub const DEFAULT_MIN_CONNECT_INTERVAL: Duration = Duration::from_secs(1);
+/// How many failed attempts the first [`RtmClient::connect`](crate::RtmClient::connect)
+/// makes before it gives up (rate-limit waits do not count). Later reconnects never give up
+/// on retryable errors.
+pub const DEFAULT_INITIAL_CONNECT_ATTEMPTS: u32 = 5;
+
+/// Environment variable holding the token, read by [`ClientConfig::from_env`].
+pub const TOKEN_ENV: &str = "SLACK_TOKEN";
+/// Environment variable overriding the Web API base URL, read by [`ClientConfig::from_env`].
+pub const API_URL_ENV: &str = "SLACK_API_URL";
+
+/// How an [`RtmClient`](crate::RtmClient) connects and behaves. Build it with
+/// [`ClientConfig::builder`] or [`ClientConfig::from_env`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(crate) token: Token,
+    pub(crate) api_url: Url,
+    pub(crate) allow_insecure: bool,
+    pub(crate) keepalive_interval: Duration,
+    pub(crate) keepalive_timeout: Duration,
+    pub(crate) reply_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) event_buffer: usize,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) min_connect_interval: Duration,
+    pub(crate) initial_connect_attempts: u32,
+}
+
+impl ClientConfig {
+    /// Starts a builder with the token; every other option has a default.
+    pub fn builder(token: impl Into<Token>) -> ClientConfigBuilder {
+        ClientConfigBuilder {
+            token: token.into(),
+            api_url: DEFAULT_API_URL.to_owned(),
+            allow_insecure: false,
+            keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            reply_timeout: DEFAULT_REPLY_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            event_buffer: DEFAULT_EVENT_BUFFER,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            min_connect_interval: DEFAULT_MIN_CONNECT_INTERVAL,
+            initial_connect_attempts: DEFAULT_INITIAL_CONNECT_ATTEMPTS,
+        }
+    }
+
+    /// Reads `SLACK_TOKEN` (required) and `SLACK_API_URL` (optional) from the environment.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `SLACK_TOKEN` is unset or empty, or the URL is invalid.
+    pub fn from_env() -> Result<ClientConfig, Error> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// Like [`from_env`](Self::from_env), but returns the builder so more options can be set.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `SLACK_TOKEN` is unset or empty.
+    pub fn builder_from_env() -> Result<ClientConfigBuilder, Error> {
+        let token = std::env::var(TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| Error::Config(format!("{TOKEN_ENV} is not set")))?;
+        let mut builder = Self::builder(token);
+        if let Ok(url) = std::env::var(API_URL_ENV) {
+            if !url.trim().is_empty() {
+                builder = builder.api_url(url);
+            }
+        }
+        Ok(builder)
+    }
+
+    /// The Web API base URL, e.g. `https://slack.com/api/`.
+    pub fn api_url(&self) -> &str {
+        self.api_url.as_str()
+    }
+
+    /// The reply timeout applied to every send.
+    pub fn reply_timeout(&self) -> Duration {
+        self.reply_timeout
+    }
+
+    /// Whether a URL may be used: https/wss always; http/ws only for loopback hosts unless
+    /// [`ClientConfigBuilder::allow_insecure`] was set.
+    pub(crate) fn check_url(&self, url: &Url) -> Result<(), Error> {
+        check_url(url, self.allow_insecure)
+    }
+}
+
+fn check_url(url: &Url, allow_insecure: bool) -> Result<(), Error> {
+    match url.scheme() {
+        "https" | "wss" => Ok(()),
+        "http" | "ws" if allow_insecure || is_loopback(url) => Ok(()),
+        "http" | "ws" => Err(Error::Config(format!(
+            "refusing plain {}:// to non-loopback host {}; use https/wss or allow_insecure(true)",
+            url.scheme(),
+            url.host_str().unwrap_or("")
+        ))),
+        other => Err(Error::Config(format!("unsupported URL scheme `{other}`"))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Builder for [`ClientConfig`]; setters take and return `self`.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build()` is called"]
+pub struct ClientConfigBuilder {
+    token: Token,
+    api_url: String,
+    allow_insecure: bool,
+    keepalive_interval: Duration,
+    keepalive_timeout: Duration,
+    reply_timeout: Duration,
+    connect_timeout: Duration,
+    event_buffer: usize,
+    backoff_base: Duration,
+    backoff_max: Duration,
+    min_connect_interval: Duration,
+    initial_connect_attempts: u32,
+}
+
+impl ClientConfigBuilder {
+    /// Web API base URL (default [`DEFAULT_API_URL`]); the bundled emulator gives its own.
+    /// A missing trailing slash is added.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        if !self.api_url.ends_with('/') {
+            self.api_url.push('/');
+        }
+        self
+    }
+
+    /// Accept plain `http://`/`ws://` to hosts that are not loopback (default `false`).
+    /// Only for trusted networks: the token travels in clear text.
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
+        self
+    }
+
+    /// How often to send a JSON `ping` (default [`DEFAULT_KEEPALIVE_INTERVAL`]).
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = interval;
+        self
+    }
+
+    /// How long without any inbound frame before the connection is declared dead and replaced
+    /// (default [`DEFAULT_KEEPALIVE_TIMEOUT`]). Must exceed the keepalive interval.
+    pub fn keepalive_timeout(mut self, timeout: Duration) -> Self {
+        self.keepalive_timeout = timeout;
+        self
+    }
+
+    /// How long a send waits for its reply (default [`DEFAULT_REPLY_TIMEOUT`]).
+    pub fn reply_timeout(mut self, timeout: Duration) -> Self {
+        self.reply_timeout = timeout;
+        self
+    }
+
+    /// Bound on `rtm.connect` + websocket handshake + `hello` (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How many events may wait for the reader (default [`DEFAULT_EVENT_BUFFER`]). When the
+    /// buffer is full the client stops reading the socket until the reader catches up: memory
+    /// stays bounded and nothing is dropped (Slack may eventually disconnect a reader that
+    /// stays behind for long; the client then reconnects).
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.event_buffer = events;
+        self
+    }
+
+    /// Reconnect backoff: the first retry after a working connection is lost is immediate;
+    /// consecutive failures then wait `base`, `2 × base`, … up to `max`, each with jitter
+    /// (defaults [`DEFAULT_BACKOFF_BASE`], [`DEFAULT_BACKOFF_MAX`]).
+    pub fn reconnect_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff_base = base;
+        self.backoff_max = max;
+        self
+    }
+
+    /// Minimum time between two `rtm.connect` calls (default
+    /// [`DEFAULT_MIN_CONNECT_INTERVAL`]).
+    pub fn min_connect_interval(mut self, interval: Duration) -> Self {
+        self.min_connect_interval = interval;
+        self
+    }
+
+    /// Failed attempts the first connect makes before giving up (default
+    /// [`DEFAULT_INITIAL_CONNECT_ATTEMPTS`]).
+    pub fn initial_connect_attempts(mut self, attempts: u32) -> Self {
+        self.initial_connect_attempts = attempts.max(1);
+        self
+    }
+
+    /// Validates and builds the configuration.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unparsable or insecure URL, an empty token, a zero buffer, or
+    /// a keepalive timeout not above the interval.
+    pub fn build(self) -> Result<ClientConfig, Error> {
+        if self.token.expose().trim().is_empty() {
+            return Err(Error::Config("the token is empty".into()));
+        }
+        let api_url = Url::parse(&self.api_url)
+            .map_err(|e| Error::Config(format!("invalid API URL: {e}")))?;
+        check_url(&api_url, self.allow_insecure)?;
+        if self.event_buffer == 0 {
+            return Err(Error::Config("event_buffer must be at least 1".into()));
+        }
+        if self.keepalive_interval.is_zero() || self.keepalive_timeout <= self.keepalive_interval {
+            return Err(Error::Config(
+                "keepalive_timeout must be greater than a non-zero keepalive_interval".into(),
+            ));
+        }
+        Ok(ClientConfig {
+            token: self.token,
+            api_url,
+            allow_insecure: self.allow_insecure,
+            keepalive_interval: self.keepalive_interval,
+            keepalive_timeout: self.keepalive_timeout,
+            reply_timeout: self.reply_timeout,
+            connect_timeout: self.connect_timeout,
+            event_buffer: self.event_buffer,
+            backoff_base: self.backoff_base,
+            backoff_max: self.backoff_max.max(self.backoff_base),
+            min_connect_interval: self.min_connect_interval,
+            initial_connect_attempts: self.initial_connect_attempts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_urls_only_for_loopback() {
+        for ok in ["http://127.0.0.1:9/api/", "http://localhost/api/", "http://[::1]:1/", "https://slack.com/api/"] {
+            assert!(ClientConfig::builder("xoxb-1").api_url(ok).build().is_ok(), "{ok}");
+        }
+        let err = ClientConfig::builder("xoxb-1").api_url("http://example.com/api/").build().unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+        assert!(ClientConfig::builder("xoxb-1").api_url("http://example.com/api/").allow_insecure(true).build().is_ok());
+        assert!(ClientConfig::builder("xoxb-1").api_url("ftp://x/").build().is_err());
+    }
+
+    #[test]
+    fn trailing_slash_added_and_token_redacted() {
+        let cfg = ClientConfig::builder("xoxb-super-secret").api_url("http://127.0.0.1:1/api").build().unwrap();
+        assert_eq!(cfg.api_url(), "http://127.0.0.1:1/api/");
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("super-secret"), "{dbg}");
+    }
+
+    #[test]
+    fn keepalive_timeout_must_exceed_interval() {
+        let err = ClientConfig::builder("x")
+            .keepalive_interval(Duration::from_secs(5))
+            .keepalive_timeout(Duration::from_secs(5))
+            .build();
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,520 @@
+//! The one task that owns the socket. Handles talk to it through a command channel; it talks
+//! back through the inbox (events), the pending-reply table (replies) and a `watch` channel
+//! (lifecycle). It also owns keepalive and reconnects.
+//!
+//! Transport-neutral pieces (backoff, pending replies, the inbox, keepalive timing) are kept
+//! apart from the RTM framing (`dial` for `rtm.connect` + `hello`, `handle_text` for RTM
+//! control events) so that a Socket Mode transport can reuse them.
+
+mod backoff;
+mod dial;
+mod pending;
+
+use std::{
+    collections::VecDeque,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::{SinkExt, StreamExt};
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    time::{Instant, MissedTickBehavior},
+};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tracing::{debug, info, warn};
+
+use self::{
+    backoff::Backoff,
+    dial::{Connected, Dialer, Socket},
+    pending::Pending,
+};
+use crate::{
+    ClientConfig, ConnectionInfo, ConnectionState, DisconnectCause, Error, SendError,
+    event::{Frame, classify},
+    inbox::Inbox,
+    outgoing::{Outgoing, ping},
+    reply::ReplySlot,
+    state::Counters,
+    web_api,
+};
+
+/// How long a clean close waits for the server's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Sends written per batch before the socket is flushed.
+const WRITE_BATCH: usize = 256;
+
+/// State shared between the handles and the task.
+pub(crate) struct Shared {
+    pub(crate) inbox: Inbox,
+    pub(crate) state: watch::Sender<ConnectionState>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) info: Mutex<Arc<ConnectionInfo>>,
+    pub(crate) reply_timeout: Duration,
+}
+
+/// Requests from handles to the task.
+pub(crate) enum Command {
+    /// Write a frame; `reply` receives Slack's answer (or is `None` for frames Slack does
+    /// not answer, such as `typing`).
+    Send { frame: Outgoing, reply: Option<ReplySlot> },
+    /// Close cleanly; `done` fires once the socket is closed.
+    Close { done: oneshot::Sender<()> },
+}
+
+type Attempt = Pin<Box<dyn Future<Output = Result<Connected, Error>> + Send>>;
+
+/// Connects (retrying transient failures a bounded number of times) and spawns the task.
+pub(crate) async fn start(config: ClientConfig) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
+    let http = web_api::http_client(&config)?;
+    let counters = Arc::new(Counters::default());
+    let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
+    let attempts = config.initial_connect_attempts;
+    let (state, _) = watch::channel(ConnectionState::Connecting);
+    let inbox = Inbox::new(config.event_buffer);
+    let reply_timeout = config.reply_timeout;
+    let dialer = Arc::new(Dialer::new(config, http, counters.clone()));
+
+    backoff.next_delay(); // the initial connect has no "immediate" retry
+    let mut failures = 0;
+    let mut rate_limited = 0;
+    let connected = loop {
+        match dialer.clone().dial().await {
+            Ok(connected) => break connected,
+            Err(Error::RateLimited { retry_after }) if rate_limited < attempts * 2 => {
+                rate_limited += 1;
+                let wait = if retry_after.is_zero() { backoff.next_delay() } else { retry_after };
+                info!(?wait, "rtm.connect rate limited; waiting");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) if e.is_retryable() && failures + 1 < attempts => {
+                failures += 1;
+                let wait = backoff.next_delay();
+                warn!(error = %e, attempt = failures, ?wait, "connect failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    backoff.reset();
+
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        inbox,
+        state,
+        counters,
+        info: Mutex::new(Arc::new(connected.info.clone())),
+        reply_timeout,
+    });
+    let task = Task {
+        shared: shared.clone(),
+        dialer,
+        commands,
+        backlog: VecDeque::new(),
+        pending: Pending::default(),
+        next_id: 1,
+        backoff,
+    };
+    tokio::spawn(task.run(connected));
+    Ok((shared, commands_tx))
+}
+
+struct Task {
+    shared: Arc<Shared>,
+    dialer: Arc<Dialer>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Sends received while no connection could carry them, in call order.
+    backlog: VecDeque<Command>,
+    pending: Pending,
+    /// Ids are unique for the client's lifetime, so a late reply from an old connection can
+    /// never be mistaken for the reply to a new frame.
+    next_id: u64,
+    backoff: Backoff,
+}
+
+/// Why a session ended.
+enum SessionEnd {
+    /// Closed on request (or every handle was dropped).
+    Close(Option<oneshot::Sender<()>>),
+    /// The connection is gone; `next` is an attempt already in flight (after `goodbye`).
+    Lost { cause: DisconnectCause, next: Option<Attempt> },
+    /// Make before break: the next connection is ready and the old one was closed.
+    Replaced(Connected),
+    /// The replacement connection hit a fatal error.
+    Fatal(Error),
+}
+
+/// What a frame asks the session to do.
+enum Control {
+    Continue,
+    BufferFull,
+    Goodbye,
+    Reconnect(DisconnectCause),
+}
+
+impl Task {
+    async fn run(mut self, mut connected: Connected) {
+        let mut first = true;
+        loop {
+            if !first {
+                Counters::bump(&self.shared.counters.reconnects);
+            }
+            first = false;
+            self.on_connected(&connected);
+            let end = self.session(connected.socket).await;
+            self.pending.fail_all(&SendError::ConnectionLost);
+            connected = match end {
+                SessionEnd::Replaced(next) => {
+                    info!(cause = %DisconnectCause::Goodbye, "switched to a new connection");
+                    next
+                }
+                SessionEnd::Close(done) => return self.finish(Ok(()), done),
+                SessionEnd::Fatal(error) => return self.finish(Err(error), None),
+                SessionEnd::Lost { cause, next } => {
+                    info!(%cause, "connection lost; reconnecting");
+                    self.shared.state.send_replace(ConnectionState::Reconnecting { cause });
+                    match self.reconnect(next).await {
+                        Ok(next) => next,
+                        Err(Ok(done)) => return self.finish(Ok(()), done),
+                        Err(Err(error)) => return self.finish(Err(error), None),
+                    }
+                }
+            };
+        }
+    }
+
+    fn on_connected(&mut self, connected: &Connected) {
+        debug!(team = %connected.info.team.id, user = %connected.info.self_user.id, "connected");
+        self.backoff.reset();
+        *self.shared.info.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(connected.info.clone());
+        self.shared.state.send_replace(ConnectionState::Connected);
+        Counters::bump(&self.shared.counters.events);
+        self.shared.inbox.push(connected.hello.clone());
+    }
+
+    /// Stops for good: readers drain what is buffered and then see `result`.
+    fn finish(mut self, result: Result<(), Error>, done: Option<oneshot::Sender<()>>) {
+        match &result {
+            Ok(()) => debug!("client closed"),
+            Err(error) => warn!(%error, "client stopped"),
+        }
+        self.commands.close();
+        self.pending.fail_all(&SendError::ConnectionLost);
+        for command in self.backlog.drain(..).chain(std::iter::from_fn(|| self.commands.try_recv().ok())) {
+            match command {
+                Command::Send { reply: Some(slot), .. } => {
+                    let _ = slot.send(Err(SendError::Closed));
+                }
+                Command::Send { reply: None, .. } => {}
+                Command::Close { done } => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        self.shared.state.send_replace(ConnectionState::Closed { error: result.as_ref().err().cloned() });
+        self.shared.inbox.end(result);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    /// Retries until connected, closed on request (`Err(Ok)`) or a fatal error (`Err(Err)`).
+    async fn reconnect(
+        &mut self,
+        mut in_flight: Option<Attempt>,
+    ) -> Result<Connected, Result<Option<oneshot::Sender<()>>, Error>> {
+        loop {
+            let attempt = match in_flight.take() {
+                Some(attempt) => attempt,
+                None => {
+                    let delay = self.backoff.next_delay();
+                    self.attempt_after(delay)
+                }
+            };
+            let result = self.serve_commands_while(attempt).await.map_err(Ok)?;
+            match result {
+                Ok(connected) => return Ok(connected),
+                Err(Error::RateLimited { retry_after }) if !retry_after.is_zero() => {
+                    info!(?retry_after, "rtm.connect rate limited; waiting exactly Retry-After");
+                    in_flight = Some(self.attempt_after(retry_after));
+                }
+                Err(error) if error.is_retryable() => warn!(%error, "reconnect attempt failed"),
+                Err(error) => return Err(Err(error)),
+            }
+        }
+    }
+
+    fn attempt_after(&self, delay: Duration) -> Attempt {
+        let dialer = self.dialer.clone();
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            dialer.dial().await
+        })
+    }
+
+    /// Awaits `attempt` while queueing sends; returns early on a close request.
+    async fn serve_commands_while(
+        &mut self,
+        mut attempt: Attempt,
+    ) -> Result<Result<Connected, Error>, Option<oneshot::Sender<()>>> {
+        loop {
+            tokio::select! {
+                result = &mut attempt => return Ok(result),
+                command = self.commands.recv() => match command {
+                    Some(Command::Close { done }) => return Err(Some(done)),
+                    None => return Err(None),
+                    Some(send) => self.backlog.push_back(send),
+                },
+            }
+        }
+    }
+
+    /// Runs one connection until it ends.
+    async fn session(&mut self, mut socket: Socket) -> SessionEnd {
+        let keepalive = self.dialer.config.keepalive_interval;
+        let timeout = self.dialer.config.keepalive_timeout;
+        if let Err(e) = self.flush_backlog(&mut socket).await {
+            return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next: None };
+        }
+        let mut ping_timer = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
+        ping_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_seen = Instant::now();
+        let deadline = tokio::time::sleep_until(last_seen + timeout);
+        tokio::pin!(deadline);
+        let mut paused = self.shared.inbox.is_full();
+        let mut next: Option<Attempt> = None;
+
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Close { done }) => {
+                        close_gracefully(socket).await;
+                        return SessionEnd::Close(Some(done));
+                    }
+                    None => {
+                        close_gracefully(socket).await;
+                        return SessionEnd::Close(None);
+                    }
+                    Some(Command::Send { frame, reply }) => match self.write_sends(&mut socket, frame, reply).await {
+                        Ok(None) => {}
+                        Ok(Some(done)) => {
+                            close_gracefully(socket).await;
+                            return SessionEnd::Close(Some(done));
+                        }
+                        Err(e) => return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next },
+                    },
+                },
+                message = socket.next(), if !paused => {
+                    last_seen = Instant::now();
+                    let control = match message {
+                        Some(Ok(Message::Text(text))) => self.handle_text(text),
+                        Some(Ok(Message::Binary(_))) => {
+                            self.malformed("binary frame");
+                            Control::Continue
+                        }
+                        Some(Ok(Message::Close(_))) | None => Control::Reconnect(DisconnectCause::Closed),
+                        Some(Err(e)) => Control::Reconnect(DisconnectCause::Io(e.to_string())),
+                        Some(Ok(_)) => Control::Continue, // websocket ping/pong: tungstenite answers pings
+                    };
+                    match control {
+                        Control::Continue => {}
+                        Control::BufferFull => {
+                            debug!("event buffer full; pausing reads until the reader catches up");
+                            paused = true;
+                        }
+                        Control::Goodbye => {
+                            if next.is_none() {
+                                debug!("goodbye: opening the next connection before this one closes");
+                                next = Some(self.attempt_after(Duration::ZERO));
+                            }
+                        }
+                        Control::Reconnect(cause) => return SessionEnd::Lost { cause, next },
+                    }
+                }
+                () = self.shared.inbox.wait_writable(), if paused => {
+                    paused = false;
+                    // We were not reading, so silence says nothing about the peer.
+                    last_seen = Instant::now();
+                }
+                _ = ping_timer.tick() => {
+                    let id = self.take_id();
+                    if let Err(e) = socket.send(Message::Text(ping(id))).await {
+                        return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next };
+                    }
+                    self.pending.sweep();
+                }
+                () = &mut deadline, if !paused => {
+                    let due = last_seen + timeout;
+                    if Instant::now() >= due {
+                        // Dead or half-open: drop the socket without waiting for a close
+                        // handshake the peer will never answer.
+                        warn!(?timeout, "no frame within the keepalive timeout; reconnecting");
+                        return SessionEnd::Lost { cause: DisconnectCause::KeepaliveTimeout, next };
+                    }
+                    deadline.as_mut().reset(due);
+                }
+                result = in_flight(&mut next) => match result {
+                    Ok(connected) => {
+                        tokio::spawn(close_gracefully(socket));
+                        return SessionEnd::Replaced(connected);
+                    }
+                    Err(error) if error.is_retryable() => {
+                        // Keep the old socket until it closes, then reconnect normally.
+                        warn!(%error, "could not open the next connection after goodbye");
+                        next = None;
+                    }
+                    Err(error) => return SessionEnd::Fatal(error),
+                },
+            }
+        }
+    }
+
+    /// The per-frame hot path: classify, route replies, buffer events.
+    fn handle_text(&mut self, text: Utf8Bytes) -> Control {
+        match classify(text) {
+            Frame::Event(event) => {
+                let control = match event.kind() {
+                    "goodbye" => Control::Goodbye,
+                    "team_migration_started" => Control::Reconnect(DisconnectCause::TeamMigration),
+                    "error" => error_event_control(&event),
+                    _ => Control::Continue,
+                };
+                Counters::bump(&self.shared.counters.events);
+                let full = self.shared.inbox.push(event);
+                match control {
+                    Control::Continue if full => Control::BufferFull,
+                    other => other,
+                }
+            }
+            Frame::Reply { reply_to, text, .. } => {
+                if !self.pending.resolve(reply_to, text) {
+                    debug!(reply_to, "reply to a frame nobody waits for");
+                    Counters::bump(&self.shared.counters.unmatched_replies);
+                }
+                Control::Continue
+            }
+            Frame::Pong => Control::Continue,
+            Frame::Malformed(reason) => {
+                self.malformed(reason);
+                Control::Continue
+            }
+        }
+    }
+
+    fn malformed(&self, reason: &'static str) {
+        warn!(reason, "skipping a malformed frame");
+        Counters::bump(&self.shared.counters.malformed_frames);
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Assigns the id and registers the reply slot; `None` when the sender already gave up.
+    fn prepare(&mut self, frame: Outgoing, reply: Option<ReplySlot>) -> Option<Message> {
+        let id = self.take_id();
+        match reply {
+            Some(slot) if slot.is_closed() => return None,
+            Some(slot) => self.pending.insert(id, slot),
+            None => {}
+        }
+        Some(Message::Text(frame.with_id(id)))
+    }
+
+    /// Writes one send plus whatever else is queued (up to a batch), then flushes once.
+    /// Returns a close request found behind the sends, to be handled after them, in order.
+    async fn write_sends(
+        &mut self,
+        socket: &mut Socket,
+        frame: Outgoing,
+        reply: Option<ReplySlot>,
+    ) -> Result<Option<oneshot::Sender<()>>, tokio_tungstenite::tungstenite::Error> {
+        if let Some(message) = self.prepare(frame, reply) {
+            socket.feed(message).await?;
+        }
+        let mut close = None;
+        for _ in 1..WRITE_BATCH {
+            match self.commands.try_recv() {
+                Ok(Command::Send { frame, reply }) => {
+                    if let Some(message) = self.prepare(frame, reply) {
+                        socket.feed(message).await?;
+                    }
+                }
+                Ok(Command::Close { done }) => {
+                    close = Some(done);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        socket.flush().await?;
+        Ok(close)
+    }
+
+    /// Writes sends queued while there was no connection, in call order.
+    async fn flush_backlog(&mut self, socket: &mut Socket) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        let mut wrote = false;
+        while let Some(command) = self.backlog.pop_front() {
+            if let Command::Send { frame, reply } = command {
+                if let Some(message) = self.prepare(frame, reply) {
+                    socket.feed(message).await?;
+                    wrote = true;
+                }
+            }
+        }
+        if wrote {
+            socket.flush().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Code 1 means the socket URL expired: the connection is useless. Other codes are handed to
+/// the application and the connection is kept (Slack closes it if it must).
+fn error_event_control(event: &crate::Event) -> Control {
+    #[derive(serde::Deserialize)]
+    struct ErrorEvent {
+        #[serde(default)]
+        error: Option<Detail>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Detail {
+        #[serde(default)]
+        code: i64,
+        #[serde(default)]
+        msg: String,
+    }
+    match event.parse::<ErrorEvent>().ok().and_then(|e| e.error) {
+        Some(Detail { code: 1, msg }) => Control::Reconnect(DisconnectCause::ErrorEvent { code: 1, msg }),
+        Some(Detail { code, msg }) => {
+            warn!(code, msg, "slack sent an error event");
+            Control::Continue
+        }
+        None => Control::Continue,
+    }
+}
+
+/// Awaits the attempt in `slot` if there is one; pending forever otherwise.
+async fn in_flight(slot: &mut Option<Attempt>) -> Result<Connected, Error> {
+    match slot.as_mut() {
+        Some(attempt) => {
+            let result = attempt.await;
+            *slot = None;
+            result
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends a close frame and waits briefly for the server's; never hangs on a dead peer.
+async fn close_gracefully(mut socket: Socket) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        let _ = socket.close(None).await;
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
+}

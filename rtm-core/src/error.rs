@@ -1,0 +1,203 @@
+//! Every error the client returns, one type per boundary.
+//!
+//! Errors are `Clone` so that every reader of a client sees the same fatal error. Foreign
+//! errors (reqwest, tungstenite, serde_json) are only reachable through
+//! [`std::error::Error::source`], never as public fields, so their versions stay out of our API.
+
+use std::{sync::Arc, time::Duration};
+
+/// A foreign error kept only as a source.
+pub(crate) type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why connecting, reading or configuring the client failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Slack answered `rtm.connect` with `ok: false`. `code` is Slack's error code, such as
+    /// `invalid_auth`, `token_revoked` or `not_allowed_token_type`.
+    #[error("slack refused rtm.connect: {code}{}", hint(code))]
+    Slack {
+        /// Slack's error code.
+        code: String,
+    },
+    /// Slack asked us to slow down (HTTP 429 or `ratelimited`). The client waits and retries
+    /// by itself; you see this only when the first connect runs out of attempts.
+    #[error("rate limited by slack, retry after {retry_after:?}")]
+    RateLimited {
+        /// How long Slack asked us to wait.
+        retry_after: Duration,
+    },
+    /// The HTTP call to the Web API failed (network error, timeout, unexpected status).
+    #[error("web api request failed: {reason}")]
+    Http {
+        /// What went wrong, without the token or the full URL.
+        reason: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Source>,
+    },
+    /// The websocket could not be opened or failed.
+    #[error("websocket failed: {reason}")]
+    WebSocket {
+        /// What went wrong, without the socket URL (it carries a secret ticket).
+        reason: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Source>,
+    },
+    /// Slack sent something the client could not understand where it expected a known answer.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A step did not finish in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// A short hint for the codes users meet most; empty for the others.
+fn hint(code: &str) -> &'static str {
+    match code {
+        "invalid_auth" | "not_authed" => " (check SLACK_TOKEN)",
+        "not_allowed_token_type" => {
+            " (RTM needs a user token or the bot token of a classic Slack app; modern apps must use Socket Mode)"
+        }
+        "token_revoked" | "token_expired" | "account_inactive" => " (the token no longer works; issue a new one)",
+        "missing_scope" => " (the token lacks the scope rtm.connect needs)",
+        _ => "",
+    }
+}
+
+impl Error {
+    /// Slack's error code when Slack refused the connection, e.g. `invalid_auth`.
+    pub fn slack_code(&self) -> Option<&str> {
+        match self {
+            Error::Slack { code } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying can help. Auth and configuration errors are fatal: the client stops
+    /// and never loops on them.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Slack { code } => is_retryable_code(code),
+            Error::RateLimited { .. }
+            | Error::Http { .. }
+            | Error::WebSocket { .. }
+            | Error::Protocol(_)
+            | Error::Timeout(_) => true,
+            Error::Config(_) => false,
+        }
+    }
+
+    pub(crate) fn http(reason: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Http { reason: reason.into(), source: Some(Arc::new(source)) }
+    }
+
+    pub(crate) fn websocket(reason: impl Into<String>, source: Option<Source>) -> Self {
+        Error::WebSocket { reason: reason.into(), source }
+    }
+}
+
+/// `rtm.connect` error codes after which a later attempt may succeed. Everything else
+/// (`invalid_auth`, `token_revoked`, `missing_scope`, caller bugs, unknown codes) is fatal.
+pub(crate) fn is_retryable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ratelimited"
+            | "migration_in_progress"
+            | "fatal_error"
+            | "internal_error"
+            | "service_unavailable"
+            | "request_timeout"
+            | "team_added_to_org"
+    )
+}
+
+/// Why a send did not get an `ok` reply.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// Slack replied with `ok: false`. Seen codes: `-1` rate limited ("slow down"), `0` invalid
+    /// channel, `2` message text missing.
+    #[error("slack refused the frame: {msg} (code {code})")]
+    Slack {
+        /// Slack's numeric error code.
+        code: i64,
+        /// Slack's message.
+        msg: String,
+    },
+    /// No reply arrived within the reply timeout. The frame may or may not have been posted.
+    #[error("no reply from slack within {0:?}; the frame may or may not have been posted")]
+    Timeout(Duration),
+    /// The connection was lost after the frame was written and before its reply arrived. It is
+    /// never re-sent (that could post twice); the frame may or may not have been posted.
+    #[error("connection lost before slack replied; the frame may or may not have been posted")]
+    ConnectionLost,
+    /// The client is closed (by `disconnect()` or a fatal error); nothing was sent.
+    #[error("the client is closed; nothing was sent")]
+    Closed,
+    /// The frame is larger than Slack accepts; nothing was sent.
+    #[error("frame too large: {len} bytes, slack accepts at most {max}; nothing was sent")]
+    TooLarge {
+        /// Size of the frame or text, in the unit of `max`.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The frame could not be serialised into a JSON object; nothing was sent.
+    #[error("invalid frame: {0}; nothing was sent")]
+    InvalidFrame(String),
+    /// Slack's reply could not be understood.
+    #[error("malformed reply from slack: {0}")]
+    MalformedReply(String),
+}
+
+/// Why [`Event::parse`](crate::Event::parse) failed: names the event type and, through
+/// serde's message, the field.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot parse `{event_type}` event as {target}: {source}")]
+#[non_exhaustive]
+pub struct ParseError {
+    /// The `type` of the event that failed to parse (empty when it had none).
+    pub event_type: String,
+    /// The Rust type it was parsed into.
+    pub target: &'static str,
+    /// serde's error, which names the field and position.
+    #[source]
+    pub source: Arc<serde_json::Error>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_strings_are_pinned() {
+        let e = Error::Slack { code: "invalid_auth".into() };
+        assert_eq!(e.to_string(), "slack refused rtm.connect: invalid_auth (check SLACK_TOKEN)");
+        assert!(!e.is_retryable());
+        let e = Error::Slack { code: "ratelimited".into() };
+        assert_eq!(e.to_string(), "slack refused rtm.connect: ratelimited");
+        assert!(e.is_retryable());
+        assert_eq!(Error::Timeout("hello").to_string(), "timed out waiting for hello");
+        assert_eq!(
+            SendError::Slack { code: 2, msg: "message text is missing".into() }.to_string(),
+            "slack refused the frame: message text is missing (code 2)"
+        );
+        assert_eq!(
+            SendError::TooLarge { len: 20_000, max: 16_384 }.to_string(),
+            "frame too large: 20000 bytes, slack accepts at most 16384; nothing was sent"
+        );
+    }
+
+    #[test]
+    fn errors_are_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Error>();
+        check::<SendError>();
+        check::<ParseError>();
+    }
+}

@@ -1,0 +1,176 @@
+//! Classifying a frame: event, reply to one of our sends, or pong. This runs for every frame,
+//! so it peeks the few fields it needs with a borrowed struct and never builds a
+//! `serde_json::Value` tree.
+
+use std::{borrow::Cow, ops::Range};
+
+use serde::Deserialize;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::Event;
+
+/// What a text frame from Slack is.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    /// A frame with a string `type` (other than `pong`).
+    Event(Event),
+    /// A reply to one of our frames: `reply_to` and no `type`.
+    Reply { reply_to: u64, text: Utf8Bytes },
+    /// A `pong` answering one of our pings.
+    Pong,
+    /// Not JSON, not an object, or neither `type` nor `reply_to`.
+    Malformed(&'static str),
+}
+
+/// The fields we peek. Strings are borrowed from the frame when they contain no escapes.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    subtype: Option<Cow<'a, str>>,
+    #[serde(default)]
+    reply_to: Option<u64>,
+}
+
+/// What the peek found, owning nothing borrowed from the frame.
+enum Peeked {
+    Event { kind: Range<u32>, subtype: Option<Range<u32>> },
+    /// `type` or `subtype` contained escapes, so they cannot be located in the text.
+    Escaped { kind: String, subtype: Option<String> },
+    Reply { reply_to: u64 },
+    Pong,
+    Malformed(&'static str),
+}
+
+fn peek(text: &str) -> Peeked {
+    let peek: Peek<'_> = match serde_json::from_str(text) {
+        Ok(peek) => peek,
+        Err(e) if e.is_data() => {
+            return Peeked::Malformed("a field has an unexpected type, or the frame is not an object");
+        }
+        Err(_) => return Peeked::Malformed("not valid JSON"),
+    };
+    let Some(kind) = peek.kind else {
+        return match peek.reply_to {
+            Some(reply_to) => Peeked::Reply { reply_to },
+            None => Peeked::Malformed("no `type` and no `reply_to`"),
+        };
+    };
+    if kind == "pong" {
+        return Peeked::Pong;
+    }
+    let kind_range = locate(text, &kind);
+    let subtype_range = peek.subtype.as_ref().map(|s| locate(text, s));
+    match (kind_range, subtype_range) {
+        (Some(kind), None) => Peeked::Event { kind, subtype: None },
+        (Some(kind), Some(Some(subtype))) => Peeked::Event { kind, subtype: Some(subtype) },
+        _ => Peeked::Escaped { kind: kind.into_owned(), subtype: peek.subtype.map(Cow::into_owned) },
+    }
+}
+
+/// Classifies one text frame. Never panics, whatever the input.
+pub(crate) fn classify(text: Utf8Bytes) -> Frame {
+    match peek(&text) {
+        Peeked::Event { kind, subtype } => match u32::try_from(text.len()) {
+            Ok(json_end) => Frame::Event(Event { text, json_end, kind, subtype }),
+            Err(_) => Frame::Malformed("frame larger than 4 GiB"),
+        },
+        Peeked::Escaped { kind, subtype } => rebuilt(&kind, subtype.as_deref(), text),
+        Peeked::Reply { reply_to } => Frame::Reply { reply_to, text },
+        Peeked::Pong => Frame::Pong,
+        Peeked::Malformed(reason) => Frame::Malformed(reason),
+    }
+}
+
+/// The byte range of `part` inside `text` when `part` borrows from it.
+fn locate(text: &str, part: &Cow<'_, str>) -> Option<Range<u32>> {
+    let Cow::Borrowed(part) = part else { return None };
+    let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start + part.len();
+    if end > text.len() || end > u32::MAX as usize {
+        return None;
+    }
+    Some(start as u32..end as u32)
+}
+
+/// Slow path for escaped `type`/`subtype`: the event's buffer holds the original JSON followed
+/// by the unescaped names; `json()` stops at `json_end`.
+fn rebuilt(kind: &str, subtype: Option<&str>, original: Utf8Bytes) -> Frame {
+    let mut text = String::with_capacity(original.len() + kind.len() + subtype.map_or(0, str::len) + 2);
+    text.push_str(&original);
+    let json_len = text.len();
+    text.push('\0');
+    let kind_start = text.len();
+    text.push_str(kind);
+    let kind_range = kind_start as u32..text.len() as u32;
+    let subtype_range = subtype.map(|s| {
+        text.push('\0');
+        let start = text.len();
+        text.push_str(s);
+        start as u32..text.len() as u32
+    });
+    Frame::Event(Event {
+        text: Utf8Bytes::from(text),
+        json_end: json_len as u32,
+        kind: kind_range,
+        subtype: subtype_range,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> Event {
+        match classify(Utf8Bytes::from(json.to_owned())) {
+            Frame::Event(e) => e,
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn peeks_type_and_subtype() {
+        let e = event(r#"{"type":"message","subtype":"bot_message","text":"hi","nested":{"type":"x"}}"#);
+        assert_eq!(e.kind(), "message");
+        assert_eq!(e.subtype(), Some("bot_message"));
+        let e = event(r#"{"type": "team_join", "user": {"id": "W1"}}"#);
+        assert_eq!(e.kind(), "team_join");
+        assert_eq!(e.subtype(), None);
+    }
+
+    #[test]
+    fn replies_pongs_and_garbage() {
+        assert!(matches!(
+            classify(Utf8Bytes::from_static(r#"{"ok":true,"reply_to":7,"ts":"1.2"}"#)),
+            Frame::Reply { reply_to: 7, .. }
+        ));
+        assert!(matches!(
+            classify(Utf8Bytes::from_static(r#"{"type":"pong","reply_to":3,"time":1}"#)),
+            Frame::Pong
+        ));
+        for bad in ["", "nope", "[]", "42", r#"{"type":1}"#, r#"{"text":"no type"}"#, r#"{"type":"message""#] {
+            assert!(matches!(classify(Utf8Bytes::from(bad.to_owned())), Frame::Malformed(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn escaped_type_still_works() {
+        let e = event(r#"{"type":"mess\u0061ge","subtype":"a\"b"}"#);
+        assert_eq!(e.kind(), "message");
+        assert_eq!(e.subtype(), Some("a\"b"));
+        assert_eq!(e.json(), r#"{"type":"mess\u0061ge","subtype":"a\"b"}"#);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{{\"type\":\"x\",\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        // The peek skips the deep field without recursing; a full parse hits serde_json's
+        // recursion limit (128) and reports an error instead of overflowing the stack.
+        let Frame::Event(event) = classify(Utf8Bytes::from(deep)) else { panic!("not an event") };
+        assert_eq!(event.kind(), "x");
+        assert!(event.parse::<serde_json::Value>().is_err());
+        let deep_type = format!("{}\"type\":\"x\"{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+        assert!(matches!(classify(Utf8Bytes::from(deep_type)), Frame::Malformed(_)));
+    }
+}

@@ -1,0 +1,94 @@
+//! Events from Slack: the frame's text kept once, plus the peeked `type` and `subtype`.
+//!
+//! Cloning an [`Event`] costs a reference count; parsing into a typed struct happens only when
+//! someone asks for it with [`Event::parse`].
+
+mod envelope;
+
+use std::{fmt, ops::Range};
+
+use serde::de::DeserializeOwned;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+pub(crate) use envelope::{Frame, classify};
+
+use crate::ParseError;
+
+/// One event from Slack, such as `message` or `team_join`.
+///
+/// The frame's JSON text is kept as received (shared, never copied or re-serialised);
+/// `kind()` and `subtype()` are read from it without building a JSON tree.
+#[derive(Clone)]
+pub struct Event {
+    text: Utf8Bytes,
+    /// End of the JSON inside `text` (only the rare escaped-name path stores more after it).
+    json_end: u32,
+    kind: Range<u32>,
+    subtype: Option<Range<u32>>,
+}
+
+impl Event {
+    /// Builds an event from a JSON object with a string `type`, e.g. to test a handler.
+    ///
+    /// # Errors
+    /// Returns the reason when the text is not a JSON object with a string `type`.
+    pub fn from_json(text: impl Into<String>) -> Result<Event, crate::Error> {
+        match classify(Utf8Bytes::from(text.into())) {
+            Frame::Event(event) => Ok(event),
+            Frame::Malformed(reason) => Err(crate::Error::Protocol(reason.to_string())),
+            Frame::Reply { .. } | Frame::Pong => {
+                Err(crate::Error::Protocol("a reply has no `type`, so it is not an event".into()))
+            }
+        }
+    }
+
+    /// The event's `type`, e.g. `"message"`.
+    #[doc(alias = "type")]
+    pub fn kind(&self) -> &str {
+        self.slice(&self.kind)
+    }
+
+    /// The event's `subtype`, e.g. `Some("bot_message")`, when it has one.
+    pub fn subtype(&self) -> Option<&str> {
+        self.subtype.as_ref().map(|r| self.slice(r))
+    }
+
+    /// The frame's JSON text, exactly as Slack sent it.
+    pub fn json(&self) -> &str {
+        self.text.get(..self.json_end as usize).unwrap_or_default()
+    }
+
+    /// Deserializes the event into any type, e.g. a struct of [`crate::events`] or your own
+    /// serde struct. `serde_json::Value` works too.
+    ///
+    /// # Errors
+    /// A [`ParseError`] naming the event type, the target type and the failing field.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ParseError> {
+        serde_json::from_str(self.json()).map_err(|source| ParseError {
+            event_type: self.kind().to_owned(),
+            target: std::any::type_name::<T>(),
+            source: std::sync::Arc::new(source),
+        })
+    }
+
+    fn slice(&self, range: &Range<u32>) -> &str {
+        // Ranges are computed from this very text in `envelope::classify`.
+        self.text.get(range.start as usize..range.end as usize).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("type", &self.kind())
+            .field("subtype", &self.subtype())
+            .field("json", &self.json())
+            .finish()
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.json())
+    }
+}

@@ -1,0 +1,176 @@
+//! The bounded buffer between the connection task and the application's readers.
+//!
+//! The connection task pushes events; readers take *everything* buffered in one go. When the
+//! buffer is full the task stops reading the socket (backpressure reaches Slack through TCP)
+//! instead of dropping events or growing without bound. When the client ends, readers first
+//! drain what is left, then see the end (a clean close or the fatal error).
+
+use std::{collections::VecDeque, sync::Mutex};
+
+use tokio::sync::Notify;
+
+use crate::{Error, Event};
+
+pub(crate) struct Inbox {
+    state: Mutex<State>,
+    /// Wakes readers when events arrive or the client ends.
+    readable: Notify,
+    /// Wakes the connection task when a reader made room.
+    writable: Notify,
+    limit: usize,
+}
+
+struct State {
+    events: VecDeque<Event>,
+    /// Set once, when the client stops for good: `Ok` for a requested close.
+    end: Option<Result<(), Error>>,
+}
+
+/// What a reader gets.
+pub(crate) enum Take {
+    Events(VecDeque<Event>),
+    Empty,
+    Ended(Result<(), Error>),
+}
+
+impl Inbox {
+    pub(crate) fn new(limit: usize) -> Self {
+        Inbox {
+            state: Mutex::new(State { events: VecDeque::new(), end: None }),
+            readable: Notify::new(),
+            writable: Notify::new(),
+            limit,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue inconsistent (every critical
+        // section is a single push or swap), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds one event; returns whether the buffer is now full.
+    pub(crate) fn push(&self, event: Event) -> bool {
+        let (len, full) = {
+            let mut state = self.lock();
+            state.events.push_back(event);
+            (state.events.len(), state.events.len() >= self.limit)
+        };
+        // Readers only wait on an empty buffer, so only the first event of a batch wakes them.
+        if len == 1 {
+            self.readable.notify_waiters();
+        }
+        full
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.lock().events.len() >= self.limit
+    }
+
+    /// Waits until a reader has made room.
+    pub(crate) async fn wait_writable(&self) {
+        loop {
+            let notified = self.writable.notified();
+            if !self.is_full() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Ends the stream for readers once they have drained the buffer.
+    pub(crate) fn end(&self, result: Result<(), Error>) {
+        {
+            let mut state = self.lock();
+            if state.end.is_none() {
+                state.end = Some(result);
+            }
+        }
+        self.readable.notify_waiters();
+    }
+
+    /// Takes everything buffered, without waiting.
+    pub(crate) fn try_take(&self) -> Take {
+        let take = {
+            let mut state = self.lock();
+            if !state.events.is_empty() {
+                Take::Events(std::mem::take(&mut state.events))
+            } else if let Some(end) = &state.end {
+                Take::Ended(end.clone())
+            } else {
+                Take::Empty
+            }
+        };
+        if matches!(take, Take::Events(_)) {
+            self.writable.notify_one();
+        }
+        take
+    }
+
+    /// Takes everything buffered, waiting (without spinning) until there is something.
+    ///
+    /// Cancel safe: nothing is taken unless the future completes.
+    pub(crate) async fn take(&self) -> Result<Option<VecDeque<Event>>, Error> {
+        loop {
+            let notified = self.readable.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_take() {
+                Take::Events(events) => return Ok(Some(events)),
+                Take::Ended(Ok(())) => return Ok(None),
+                Take::Ended(Err(e)) => return Err(e),
+                Take::Empty => notified.await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(i: usize) -> Event {
+        Event::from_json(format!(r#"{{"type":"message","n":{i}}}"#)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn take_drains_everything_in_order_then_reports_end() {
+        let inbox = Inbox::new(100);
+        for i in 0..10 {
+            inbox.push(ev(i));
+        }
+        inbox.end(Err(Error::Slack { code: "token_revoked".into() }));
+        let batch = inbox.take().await.unwrap().unwrap();
+        let ns: Vec<u64> = batch.iter().map(|e| e.parse::<serde_json::Value>().unwrap()["n"].as_u64().unwrap()).collect();
+        assert_eq!(ns, (0..10).collect::<Vec<_>>());
+        assert_eq!(inbox.take().await.unwrap_err().slack_code(), Some("token_revoked"));
+    }
+
+    #[tokio::test]
+    async fn full_buffer_blocks_writer_until_reader_drains() {
+        let inbox = std::sync::Arc::new(Inbox::new(2));
+        assert!(!inbox.push(ev(0)));
+        assert!(inbox.push(ev(1)));
+        let waiter = tokio::spawn({
+            let inbox = inbox.clone();
+            async move { inbox.wait_writable().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        assert!(matches!(inbox.try_take(), Take::Events(e) if e.len() == 2));
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn reader_wakes_when_event_arrives() {
+        let inbox = std::sync::Arc::new(Inbox::new(10));
+        let reader = tokio::spawn({
+            let inbox = inbox.clone();
+            async move { inbox.take().await.unwrap().unwrap().len() }
+        });
+        tokio::task::yield_now().await;
+        inbox.push(ev(1));
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader).await.unwrap().unwrap();
+        assert_eq!(n, 1);
+    }
+}

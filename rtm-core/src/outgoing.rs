@@ -1,0 +1,100 @@
+//! Outgoing frames: serialised once by the caller with room reserved at the front, so the
+//! connection task can write the `id` in place without copying the frame.
+
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::SendError;
+
+/// Slack disconnects a client that sends a frame over 16 KB (the whole JSON).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+
+/// Bytes reserved before the JSON object for `{"id":<u64>,` (at most 27 bytes).
+const RESERVED: usize = 28;
+
+/// A serialised outgoing frame waiting for its id.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    /// `RESERVED` spaces, then a JSON object.
+    buf: String,
+}
+
+/// A `message` frame. Borrowed, so serialising it copies nothing twice.
+#[derive(Serialize)]
+pub(crate) struct MessageFrame<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) channel: &'a str,
+    pub(crate) text: &'a str,
+}
+
+impl Outgoing {
+    /// Serialises `frame`, which must be a JSON object, and checks Slack's size limit.
+    pub(crate) fn new<T: Serialize + ?Sized>(frame: &T) -> Result<Outgoing, SendError> {
+        let mut bytes = Vec::with_capacity(RESERVED + 128);
+        bytes.resize(RESERVED, b' ');
+        serde_json::to_writer(&mut bytes, frame).map_err(|e| SendError::InvalidFrame(e.to_string()))?;
+        if bytes.get(RESERVED) != Some(&b'{') {
+            return Err(SendError::InvalidFrame("an RTM frame must serialise to a JSON object".into()));
+        }
+        let len = bytes.len() - RESERVED + 20; // worst-case id digits
+        if len > MAX_FRAME_BYTES {
+            return Err(SendError::TooLarge { len: len - 20, max: MAX_FRAME_BYTES });
+        }
+        // serde_json only writes valid UTF-8.
+        let buf = String::from_utf8(bytes).map_err(|e| SendError::InvalidFrame(e.to_string()))?;
+        Ok(Outgoing { buf })
+    }
+
+    /// Writes `"id":<id>` into the reserved room and returns the frame text. Leading spaces
+    /// are valid JSON whitespace, so the frame is never copied.
+    pub(crate) fn with_id(mut self, id: u64) -> Utf8Bytes {
+        let empty_object = self.buf.as_bytes().get(RESERVED + 1) == Some(&b'}');
+        let mut prefix = itoa_prefix(id, !empty_object);
+        // Pad the prefix to the reserved width (the object's own `{` is replaced too).
+        while prefix.len() < RESERVED + 1 {
+            prefix.insert(0, ' ');
+        }
+        self.buf.replace_range(..=RESERVED, &prefix);
+        Utf8Bytes::from(self.buf)
+    }
+}
+
+fn itoa_prefix(id: u64, comma: bool) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(RESERVED + 1);
+    let _ = write!(s, "{{\"id\":{id}");
+    if comma {
+        s.push(',');
+    }
+    s
+}
+
+/// The `ping` frame the keepalive sends.
+pub(crate) fn ping(id: u64) -> Utf8Bytes {
+    Utf8Bytes::from(format!("{{\"id\":{id},\"type\":\"ping\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_is_written_in_place() {
+        let out = Outgoing::new(&MessageFrame { kind: "message", channel: "C1", text: "hi \"there\"" }).unwrap();
+        let text = out.with_id(42);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v, serde_json::json!({"id":42,"type":"message","channel":"C1","text":"hi \"there\""}));
+        let text = Outgoing::new(&serde_json::json!({})).unwrap().with_id(u64::MAX);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v, serde_json::json!({"id": u64::MAX}));
+    }
+
+    #[test]
+    fn non_objects_and_oversized_frames_are_refused() {
+        assert!(matches!(Outgoing::new(&"text"), Err(SendError::InvalidFrame(_))));
+        let big = "x".repeat(MAX_FRAME_BYTES);
+        let err = Outgoing::new(&MessageFrame { kind: "message", channel: "C1", text: &big }).unwrap_err();
+        assert!(matches!(err, SendError::TooLarge { max: MAX_FRAME_BYTES, .. }), "{err}");
+    }
+}

@@ -1,0 +1,121 @@
+//! What readers get: a [`Batch`] of everything that was buffered, and the continuous
+//! [`Events`] stream.
+
+use std::{
+    collections::{VecDeque, vec_deque},
+    fmt,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use futures::{Stream, stream::BoxStream};
+
+use crate::{Error, Event, RtmClient};
+
+/// Every event that was buffered when [`RtmClient::read`] or [`RtmClient::try_read`] was
+/// called, oldest first.
+///
+/// Use it as a `Stream` (`while let Some(ev) = batch.next().await`, always ready) or as an
+/// iterator (`for ev in batch`).
+#[must_use = "a batch holds events taken from the client; dropping it discards them"]
+#[derive(Default)]
+pub struct Batch {
+    events: VecDeque<Event>,
+}
+
+impl Batch {
+    pub(crate) fn new(events: VecDeque<Event>) -> Self {
+        Batch { events }
+    }
+
+    /// Number of events left in the batch.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the batch is empty (only [`RtmClient::try_read`] returns empty batches).
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Iterates over the events without consuming the batch.
+    pub fn iter(&self) -> vec_deque::Iter<'_, Event> {
+        self.events.iter()
+    }
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch").field("len", &self.events.len()).finish()
+    }
+}
+
+impl Stream for Batch {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        Poll::Ready(self.events.pop_front())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.events.len(), Some(self.events.len()))
+    }
+}
+
+impl IntoIterator for Batch {
+    type Item = Event;
+    type IntoIter = vec_deque::IntoIter<Event>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.events.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Batch {
+    type Item = &'a Event;
+    type IntoIter = vec_deque::Iter<'a, Event>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.events.iter()
+    }
+}
+
+/// A continuous stream of events from [`RtmClient::events`]: yields each event in order,
+/// ends (`None`) after [`RtmClient::disconnect`], and yields one `Err` and then ends when the
+/// client stops for good (e.g. the token was revoked).
+pub struct Events {
+    inner: BoxStream<'static, Result<Event, Error>>,
+}
+
+impl Events {
+    pub(crate) fn new(client: RtmClient) -> Self {
+        let inner = futures::stream::unfold(Some((client, Batch::default())), |state| async move {
+            let (client, mut batch) = state?;
+            loop {
+                if let Some(event) = batch.events.pop_front() {
+                    return Some((Ok(event), Some((client, batch))));
+                }
+                match client.read().await {
+                    Ok(Some(next)) => batch = next,
+                    Ok(None) => return None,
+                    Err(e) => return Some((Err(e), None)),
+                }
+            }
+        });
+        Events { inner: Box::pin(inner) }
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Stream for Events {
+    type Item = Result<Event, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
