@@ -164,9 +164,13 @@ impl RtmClient {
         self.shared.counters.snapshot()
     }
 
-    /// Closes the websocket cleanly and stops reconnecting. Readers then drain what is
-    /// buffered and see the end; sends still waiting for a reply fail with
-    /// [`SendError::ConnectionLost`], later sends with [`SendError::Closed`].
+    /// Closes the websocket cleanly and stops reconnecting.
+    ///
+    /// Frames queued before the call are written; replies to written frames are awaited for
+    /// up to two seconds (events arriving meanwhile are still buffered), then the socket is
+    /// closed. Readers drain what is buffered and then see the end (`Ok(None)`). Sends still
+    /// without a reply fail with [`SendError::ConnectionLost`], later sends with
+    /// [`SendError::Closed`]. Returns once the socket is closed.
     pub async fn disconnect(&self) {
         let (done, closed) = oneshot::channel();
         if self.commands.send(Command::Close { done }).is_ok() {

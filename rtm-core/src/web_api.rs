@@ -83,7 +83,10 @@ pub(crate) async fn rtm_connect(http: &reqwest::Client, config: &ClientConfig) -
         .bearer_auth(config.token.expose())
         .send()
         .await
-        .map_err(|e| Error::http(describe(&e), e.without_url()))?;
+        .map_err(|e| {
+            let host = config.api_url.host_str().unwrap_or_default();
+            Error::http(format!("{} ({host})", describe(&e)), e.without_url())
+        })?;
 
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {

@@ -43,6 +43,8 @@ use crate::{
 
 /// How long a clean close waits for the server's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a requested close waits for replies to frames already written.
+const CLOSE_REPLY_GRACE: Duration = Duration::from_secs(2);
 /// Sends written per batch before the socket is flushed.
 const WRITE_BATCH: usize = 256;
 
@@ -290,17 +292,17 @@ impl Task {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Close { done }) => {
-                        close_gracefully(socket).await;
+                        self.close(socket).await;
                         return SessionEnd::Close(Some(done));
                     }
                     None => {
-                        close_gracefully(socket).await;
+                        self.close(socket).await;
                         return SessionEnd::Close(None);
                     }
                     Some(Command::Send { frame, reply }) => match self.write_sends(&mut socket, frame, reply).await {
                         Ok(None) => {}
                         Ok(Some(done)) => {
-                            close_gracefully(socket).await;
+                            self.close(socket).await;
                             return SessionEnd::Close(Some(done));
                         }
                         Err(e) => return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next },
@@ -369,6 +371,27 @@ impl Task {
                 },
             }
         }
+    }
+
+    /// A requested close: lets replies to frames already written arrive (bounded by
+    /// [`CLOSE_REPLY_GRACE`] and the reply timeout) while still buffering events, then closes.
+    async fn close(&mut self, mut socket: Socket) {
+        self.pending.sweep();
+        let grace = CLOSE_REPLY_GRACE.min(self.dialer.config.reply_timeout);
+        let _ = tokio::time::timeout(grace, async {
+            while !self.pending.is_empty() {
+                match socket.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        // Control events do not matter any more: we are closing.
+                        let _ = self.handle_text(text);
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break,
+                }
+            }
+        })
+        .await;
+        close_gracefully(socket).await;
     }
 
     /// The per-frame hot path: classify, route replies, buffer events.

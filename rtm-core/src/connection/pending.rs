@@ -24,6 +24,10 @@ impl Pending {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     /// Forgets senders that gave up (their future timed out or was dropped).
     pub(crate) fn sweep(&mut self) {
         self.slots.retain(|_, slot| !slot.is_closed());
