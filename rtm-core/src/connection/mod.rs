@@ -359,7 +359,9 @@ impl Task {
                 }
                 result = in_flight(&mut next) => match result {
                     Ok(connected) => {
-                        tokio::spawn(close_gracefully(socket));
+                        // Everything the old socket still carries comes before the new one's
+                        // events; the new socket buffers meanwhile.
+                        self.close_socket(socket).await;
                         return SessionEnd::Replaced(connected);
                     }
                     Err(error) if error.is_retryable() => {
@@ -391,7 +393,21 @@ impl Task {
             }
         })
         .await;
-        close_gracefully(socket).await;
+        self.close_socket(socket).await;
+    }
+
+    /// Sends a close frame and reads until the server's close (bounded by [`CLOSE_GRACE`], so
+    /// a dead peer cannot hang us). Frames that arrive meanwhile are still delivered.
+    async fn close_socket(&mut self, mut socket: Socket) {
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            let _ = socket.close(None).await;
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message {
+                    let _ = self.handle_text(text);
+                }
+            }
+        })
+        .await;
     }
 
     /// The per-frame hot path: classify, route replies, buffer events.
@@ -531,13 +547,4 @@ async fn in_flight(slot: &mut Option<Attempt>) -> Result<Connected, Error> {
         }
         None => std::future::pending().await,
     }
-}
-
-/// Sends a close frame and waits briefly for the server's; never hangs on a dead peer.
-async fn close_gracefully(mut socket: Socket) {
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        let _ = socket.close(None).await;
-        while let Some(Ok(_)) = socket.next().await {}
-    })
-    .await;
 }
