@@ -341,8 +341,15 @@ impl Task {
                     last_seen = Instant::now();
                 }
                 _ = ping_timer.tick() => {
+                    // Both kinds of ping: Slack answers JSON pings with `pong` and websocket
+                    // pings with pong frames; either answer proves the peer alive.
                     let id = self.take_id();
-                    if let Err(e) = socket.send(Message::Text(ping(id))).await {
+                    let sent = async {
+                        socket.feed(Message::Text(ping(id))).await?;
+                        socket.feed(Message::Ping(Default::default())).await?;
+                        socket.flush().await
+                    };
+                    if let Err(e) = sent.await {
                         return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next };
                     }
                     self.pending.sweep();
