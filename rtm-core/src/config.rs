@@ -93,10 +93,10 @@ impl ClientConfig {
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| Error::Config(format!("{TOKEN_ENV} is not set")))?;
         let mut builder = Self::builder(token);
-        if let Ok(url) = std::env::var(API_URL_ENV) {
-            if !url.trim().is_empty() {
-                builder = builder.api_url(url);
-            }
+        if let Ok(url) = std::env::var(API_URL_ENV)
+            && !url.trim().is_empty()
+        {
+            builder = builder.api_url(url);
         }
         Ok(builder)
     }

@@ -143,7 +143,7 @@ enum SessionEnd {
     /// The connection is gone; `next` is an attempt already in flight (after `goodbye`).
     Lost { cause: DisconnectCause, next: Option<Attempt> },
     /// Make before break: the next connection is ready and the old one was closed.
-    Replaced(Connected),
+    Replaced(Box<Connected>),
     /// The replacement connection hit a fatal error.
     Fatal(Error),
 }
@@ -170,7 +170,7 @@ impl Task {
             connected = match end {
                 SessionEnd::Replaced(next) => {
                     info!(cause = %DisconnectCause::Goodbye, "switched to a new connection");
-                    next
+                    *next
                 }
                 SessionEnd::Close(done) => return self.finish(Ok(()), done),
                 SessionEnd::Fatal(error) => return self.finish(Err(error), None),
@@ -369,7 +369,7 @@ impl Task {
                         // Everything the old socket still carries comes before the new one's
                         // events; the new socket buffers meanwhile.
                         self.close_socket(socket).await;
-                        return SessionEnd::Replaced(connected);
+                        return SessionEnd::Replaced(Box::new(connected));
                     }
                     Err(error) if error.is_retryable() => {
                         // Keep the old socket until it closes, then reconnect normally.
@@ -505,11 +505,11 @@ impl Task {
     async fn flush_backlog(&mut self, socket: &mut Socket) -> Result<(), tokio_tungstenite::tungstenite::Error> {
         let mut wrote = false;
         while let Some(command) = self.backlog.pop_front() {
-            if let Command::Send { frame, reply } = command {
-                if let Some(message) = self.prepare(frame, reply) {
-                    socket.feed(message).await?;
-                    wrote = true;
-                }
+            if let Command::Send { frame, reply } = command
+                && let Some(message) = self.prepare(frame, reply)
+            {
+                socket.feed(message).await?;
+                wrote = true;
             }
         }
         if wrote {

@@ -1,0 +1,211 @@
+//! [`EmulatorBuilder`]: the emulator's settings, each with a named default.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::Emulator;
+
+/// The token that `rtm.connect` accepts unless the builder sets another.
+pub const DEFAULT_TOKEN: &str = "xoxb-emulator-token";
+/// The bot's user id reported in `rtm.connect`'s `self.id`.
+pub const DEFAULT_SELF_ID: &str = "U0BOT";
+/// The bot's user name reported in `rtm.connect`'s `self.name`.
+pub const DEFAULT_SELF_NAME: &str = "rtm-bot";
+/// The workspace id reported in `rtm.connect`'s `team.id`.
+pub const DEFAULT_TEAM_ID: &str = "T0EMU";
+/// The workspace name reported in `rtm.connect`'s `team.name`.
+pub const DEFAULT_TEAM_NAME: &str = "Emulated Team";
+/// The workspace domain reported in `rtm.connect`'s `team.domain`.
+pub const DEFAULT_TEAM_DOMAIN: &str = "emulated";
+/// How long a websocket URL stays usable: Slack documents 30 seconds.
+pub const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(30);
+/// The largest client frame accepted: Slack disconnects clients whose frame exceeds 16 KB.
+pub const DEFAULT_MAX_CLIENT_FRAME: usize = 16 * 1024;
+/// How long after `goodbye` the emulator closes the socket.
+pub const DEFAULT_GOODBYE_CLOSE_DELAY: Duration = Duration::from_millis(100);
+
+/// Settings shared by every task of one emulator.
+#[derive(Debug, Clone)]
+pub(super) struct Config {
+    pub(super) token: String,
+    pub(super) self_id: String,
+    pub(super) self_name: String,
+    pub(super) team_id: String,
+    pub(super) team_name: String,
+    pub(super) team_domain: String,
+    pub(super) ticket_ttl: Duration,
+    pub(super) max_client_frame: usize,
+    pub(super) goodbye_close_delay: Duration,
+    pub(super) broadcast_sent_messages: bool,
+    pub(super) message_rate_limit: Option<(u32, u32)>,
+    pub(super) max_connects_per_sec: Option<u32>,
+    pub(super) hello_delay: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            token: DEFAULT_TOKEN.to_owned(),
+            self_id: DEFAULT_SELF_ID.to_owned(),
+            self_name: DEFAULT_SELF_NAME.to_owned(),
+            team_id: DEFAULT_TEAM_ID.to_owned(),
+            team_name: DEFAULT_TEAM_NAME.to_owned(),
+            team_domain: DEFAULT_TEAM_DOMAIN.to_owned(),
+            ticket_ttl: DEFAULT_TICKET_TTL,
+            max_client_frame: DEFAULT_MAX_CLIENT_FRAME,
+            goodbye_close_delay: DEFAULT_GOODBYE_CLOSE_DELAY,
+            broadcast_sent_messages: true,
+            message_rate_limit: None,
+            max_connects_per_sec: None,
+            hello_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Configures an [`Emulator`] before it binds its port, so a test can shape the fake workspace
+/// (ids, token, limits, timings) that its bot will meet.
+///
+/// Every setter has a documented default; [`EmulatorBuilder::start`] binds `127.0.0.1:0`.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// let emulator = rtm_core::emulator::Emulator::builder()
+///     .token("xoxb-test")
+///     .ticket_ttl(Duration::from_secs(5))
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until `start` is awaited"]
+#[derive(Clone, Default)]
+pub struct EmulatorBuilder {
+    config: Config,
+}
+
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("EmulatorBuilder")
+            .field("token", &"<redacted>")
+            .field("self_id", &c.self_id)
+            .field("team_id", &c.team_id)
+            .field("ticket_ttl", &c.ticket_ttl)
+            .field("max_client_frame", &c.max_client_frame)
+            .field("goodbye_close_delay", &c.goodbye_close_delay)
+            .field("broadcast_sent_messages", &c.broadcast_sent_messages)
+            .field("message_rate_limit", &c.message_rate_limit)
+            .field("max_connects_per_sec", &c.max_connects_per_sec)
+            .field("hello_delay", &c.hello_delay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorBuilder {
+    /// Sets the only token `rtm.connect` accepts, so tests can check that a client sends the
+    /// token it was given. Default [`DEFAULT_TOKEN`].
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.config.token = token.into();
+        self
+    }
+
+    /// Sets the bot's user id (`self.id`, and `user` on messages the bot sends), so tests can
+    /// check that a bot ignores its own messages. Default [`DEFAULT_SELF_ID`].
+    pub fn self_id(mut self, id: impl Into<String>) -> Self {
+        self.config.self_id = id.into();
+        self
+    }
+
+    /// Sets the bot's user name (`self.name`). Default [`DEFAULT_SELF_NAME`].
+    pub fn self_name(mut self, name: impl Into<String>) -> Self {
+        self.config.self_name = name.into();
+        self
+    }
+
+    /// Sets the workspace id (`team.id`, and `team` on events). Default [`DEFAULT_TEAM_ID`].
+    pub fn team_id(mut self, id: impl Into<String>) -> Self {
+        self.config.team_id = id.into();
+        self
+    }
+
+    /// Sets the workspace name (`team.name`). Default [`DEFAULT_TEAM_NAME`].
+    pub fn team_name(mut self, name: impl Into<String>) -> Self {
+        self.config.team_name = name.into();
+        self
+    }
+
+    /// Sets the workspace domain (`team.domain`). Default [`DEFAULT_TEAM_DOMAIN`].
+    pub fn team_domain(mut self, domain: impl Into<String>) -> Self {
+        self.config.team_domain = domain.into();
+        self
+    }
+
+    /// Sets how long a websocket URL from `rtm.connect` stays usable, so a test can make a
+    /// slow client meet an expired URL. Default [`DEFAULT_TICKET_TTL`] (Slack's 30 s).
+    pub fn ticket_ttl(mut self, ttl: Duration) -> Self {
+        self.config.ticket_ttl = ttl;
+        self
+    }
+
+    /// Sets the largest client frame in bytes; a bigger one closes the socket (close code
+    /// 1009), as Slack disconnects clients that send over 16 KB. Default
+    /// [`DEFAULT_MAX_CLIENT_FRAME`].
+    pub fn max_client_frame(mut self, bytes: usize) -> Self {
+        self.config.max_client_frame = bytes;
+        self
+    }
+
+    /// Sets how long [`Emulator::goodbye`] waits before closing each socket, so a test can
+    /// check that a client reconnects on `goodbye` without waiting for the close. Default
+    /// [`DEFAULT_GOODBYE_CLOSE_DELAY`].
+    pub fn goodbye_close_delay(mut self, delay: Duration) -> Self {
+        self.config.goodbye_close_delay = delay;
+        self
+    }
+
+    /// Whether a message a client sends is also delivered back to every open socket as a
+    /// `message` event whose `user` is the bot's own id, as Slack does. Bots must ignore their
+    /// own messages, and this default (`true`) makes tests catch echo loops.
+    pub fn broadcast_sent_messages(mut self, broadcast: bool) -> Self {
+        self.config.broadcast_sent_messages = broadcast;
+        self
+    }
+
+    /// Limits client `message` frames to `(per_second, burst)` across all sockets (a token
+    /// bucket holding at most `burst`, at least 1, refilled at `per_second`). Over the limit a
+    /// message is not posted and, if it had an `id`, gets error code `-1` "slow down, too many
+    /// messages...", as Slack answers. Default `None`: no limit.
+    pub fn message_rate_limit(mut self, limit: Option<(u32, u32)>) -> Self {
+        self.config.message_rate_limit = limit;
+        self
+    }
+
+    /// Limits `rtm.connect` to this many successful calls in any one-second window; the calls
+    /// over it get HTTP 429 with `Retry-After: 1`, so tests can check a client's reconnect
+    /// backoff. Default `None`: no limit.
+    pub fn max_connects_per_sec(mut self, max: Option<u32>) -> Self {
+        self.config.max_connects_per_sec = max;
+        self
+    }
+
+    /// Delays `hello` on each new socket, so tests can check a client's hello timeout.
+    /// Default zero.
+    pub fn hello_delay(mut self, delay: Duration) -> Self {
+        self.config.hello_delay = delay;
+        self
+    }
+
+    /// Binds a free port on 127.0.0.1 and starts serving; the server runs on the current tokio
+    /// runtime (current-thread or multi-thread) until the last [`Emulator`] handle is dropped.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the loopback port cannot be bound.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime, like `tokio::spawn`.
+    pub async fn start(self) -> std::io::Result<Emulator> {
+        Emulator::from_config(self.config).await
+    }
+}
