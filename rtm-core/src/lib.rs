@@ -30,6 +30,7 @@ mod web_api;
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod events;
 
 pub use crate::{
     client::RtmClient,

@@ -2,9 +2,9 @@
 //! so it peeks the few fields it needs with a borrowed struct and never builds a
 //! `serde_json::Value` tree.
 
-use std::{borrow::Cow, ops::Range};
+use std::{borrow::Cow, fmt, marker::PhantomData, ops::Range};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Visitor};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::Event;
@@ -26,19 +26,67 @@ pub(crate) enum Frame {
 #[derive(Deserialize)]
 struct Peek<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<MaybeBorrowed<'a>>,
     #[serde(borrow, default)]
-    subtype: Option<Cow<'a, str>>,
+    subtype: Option<MaybeBorrowed<'a>>,
     #[serde(default)]
     reply_to: Option<u64>,
 }
 
+/// A string borrowed from the frame when it has no escapes, owned otherwise.
+///
+/// Not `Option<Cow<'a, str>>`: serde's `borrow` attribute only borrows a bare `Cow<'a, str>`
+/// field, and `Cow`'s own `Deserialize` always returns `Cow::Owned`. With that type every
+/// event took the slow [`rebuilt`] path (two small allocations plus a copy of the whole
+/// frame). This visitor takes the borrowed string whenever serde_json offers one.
+struct MaybeBorrowed<'a>(Cow<'a, str>);
+
+impl<'a> MaybeBorrowed<'a> {
+    /// The string when it is a slice of the frame.
+    fn borrowed(&self) -> Option<&'a str> {
+        match self.0 {
+            Cow::Borrowed(s) => Some(s),
+            Cow::Owned(_) => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeBorrowed<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(PhantomData<&'a str>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = MaybeBorrowed<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeBorrowed(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MaybeBorrowed(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MaybeBorrowed(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visit(PhantomData))
+    }
+}
+
 /// What the peek found, owning nothing borrowed from the frame.
 enum Peeked {
-    Event { kind: Range<u32>, subtype: Option<Range<u32>> },
+    Event {
+        kind: Range<u32>,
+        subtype: Option<Range<u32>>,
+    },
     /// `type` or `subtype` contained escapes, so they cannot be located in the text.
-    Escaped { kind: String, subtype: Option<String> },
-    Reply { reply_to: u64 },
+    Escaped {
+        kind: String,
+        subtype: Option<String>,
+    },
+    Reply {
+        reply_to: u64,
+    },
     Pong,
     Malformed(&'static str),
 }
@@ -57,15 +105,24 @@ fn peek(text: &str) -> Peeked {
             None => Peeked::Malformed("no `type` and no `reply_to`"),
         };
     };
-    if kind == "pong" {
+    if kind.0 == "pong" {
         return Peeked::Pong;
     }
-    let kind_range = locate(text, &kind);
-    let subtype_range = peek.subtype.as_ref().map(|s| locate(text, s));
+    let kind_range = kind.borrowed().and_then(|k| locate(text, k));
+    let subtype_range = peek
+        .subtype
+        .as_ref()
+        .map(|s| s.borrowed().and_then(|s| locate(text, s)));
     match (kind_range, subtype_range) {
         (Some(kind), None) => Peeked::Event { kind, subtype: None },
-        (Some(kind), Some(Some(subtype))) => Peeked::Event { kind, subtype: Some(subtype) },
-        _ => Peeked::Escaped { kind: kind.into_owned(), subtype: peek.subtype.map(Cow::into_owned) },
+        (Some(kind), Some(Some(subtype))) => Peeked::Event {
+            kind,
+            subtype: Some(subtype),
+        },
+        _ => Peeked::Escaped {
+            kind: kind.0.into_owned(),
+            subtype: peek.subtype.map(|s| s.0.into_owned()),
+        },
     }
 }
 
@@ -73,7 +130,12 @@ fn peek(text: &str) -> Peeked {
 pub(crate) fn classify(text: Utf8Bytes) -> Frame {
     match peek(&text) {
         Peeked::Event { kind, subtype } => match u32::try_from(text.len()) {
-            Ok(json_end) => Frame::Event(Event { text, json_end, kind, subtype }),
+            Ok(json_end) => Frame::Event(Event {
+                text,
+                json_end,
+                kind,
+                subtype,
+            }),
             Err(_) => Frame::Malformed("frame larger than 4 GiB"),
         },
         Peeked::Escaped { kind, subtype } => rebuilt(&kind, subtype.as_deref(), text),
@@ -83,9 +145,8 @@ pub(crate) fn classify(text: Utf8Bytes) -> Frame {
     }
 }
 
-/// The byte range of `part` inside `text` when `part` borrows from it.
-fn locate(text: &str, part: &Cow<'_, str>) -> Option<Range<u32>> {
-    let Cow::Borrowed(part) = part else { return None };
+/// The byte range of `part` inside `text` when `part` is a slice of it.
+fn locate(text: &str, part: &str) -> Option<Range<u32>> {
     let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     let end = start + part.len();
     if end > text.len() || end > u32::MAX as usize {
@@ -140,6 +201,26 @@ mod tests {
     }
 
     #[test]
+    fn plain_names_are_borrowed_not_copied() {
+        // The fast path: `type`/`subtype` without escapes are located in the received buffer,
+        // which the event keeps as is (same allocation, nothing appended).
+        let text = Utf8Bytes::from(r#"{"type":"message","subtype":"bot_message","text":"hi"}"#.to_owned());
+        let ptr = text.as_ptr();
+        let Frame::Event(e) = classify(text) else {
+            panic!("not an event")
+        };
+        assert_eq!(e.text.as_ptr(), ptr);
+        assert_eq!(e.json_end as usize, e.text.len());
+        assert_eq!((e.kind(), e.subtype()), ("message", Some("bot_message")));
+        // An escaped name takes the slow path and still reads back unescaped.
+        let Frame::Event(e) = classify(Utf8Bytes::from_static(r#"{"type":"hell\u006f"}"#)) else {
+            panic!()
+        };
+        assert!((e.json_end as usize) < e.text.len());
+        assert_eq!(e.kind(), "hello");
+    }
+
+    #[test]
     fn replies_pongs_and_garbage() {
         assert!(matches!(
             classify(Utf8Bytes::from_static(r#"{"ok":true,"reply_to":7,"ts":"1.2"}"#)),
@@ -149,8 +230,19 @@ mod tests {
             classify(Utf8Bytes::from_static(r#"{"type":"pong","reply_to":3,"time":1}"#)),
             Frame::Pong
         ));
-        for bad in ["", "nope", "[]", "42", r#"{"type":1}"#, r#"{"text":"no type"}"#, r#"{"type":"message""#] {
-            assert!(matches!(classify(Utf8Bytes::from(bad.to_owned())), Frame::Malformed(_)), "{bad}");
+        for bad in [
+            "",
+            "nope",
+            "[]",
+            "42",
+            r#"{"type":1}"#,
+            r#"{"text":"no type"}"#,
+            r#"{"type":"message""#,
+        ] {
+            assert!(
+                matches!(classify(Utf8Bytes::from(bad.to_owned())), Frame::Malformed(_)),
+                "{bad}"
+            );
         }
     }
 
@@ -164,13 +256,22 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let deep = format!("{{\"type\":\"x\",\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "{{\"type\":\"x\",\"a\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         // The peek skips the deep field without recursing; a full parse hits serde_json's
         // recursion limit (128) and reports an error instead of overflowing the stack.
-        let Frame::Event(event) = classify(Utf8Bytes::from(deep)) else { panic!("not an event") };
+        let Frame::Event(event) = classify(Utf8Bytes::from(deep)) else {
+            panic!("not an event")
+        };
         assert_eq!(event.kind(), "x");
         assert!(event.parse::<serde_json::Value>().is_err());
         let deep_type = format!("{}\"type\":\"x\"{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
-        assert!(matches!(classify(Utf8Bytes::from(deep_type)), Frame::Malformed(_)));
+        assert!(matches!(
+            classify(Utf8Bytes::from(deep_type)),
+            Frame::Malformed(_)
+        ));
     }
 }

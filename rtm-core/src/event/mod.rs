@@ -71,6 +71,16 @@ impl Event {
         })
     }
 
+    /// Parses the event into [`KnownEvent`](crate::events::KnownEvent): the typed struct for
+    /// its type, or `KnownEvent::Unknown` (keeping this event) for a type it does not know.
+    ///
+    /// # Errors
+    /// A [`ParseError`] naming the event type and the field when a known type lacks a
+    /// required field or has one of the wrong JSON type.
+    pub fn to_known(&self) -> Result<crate::events::KnownEvent, ParseError> {
+        crate::events::KnownEvent::from_event(self)
+    }
+
     fn slice(&self, range: &Range<u32>) -> &str {
         // Ranges are computed from this very text in `envelope::classify`.
         self.text.get(range.start as usize..range.end as usize).unwrap_or_default()
