@@ -54,7 +54,10 @@ async fn main() -> ExitCode {
 async fn run_against_slack() -> Result<(), rtm_core::Error> {
     let client = RtmClient::connect(ClientConfig::from_env()?).await?;
     let info = client.info();
-    eprintln!("echo_bot: connected as {} ({}) to {}", info.self_user.name, info.self_user.id, info.team.name);
+    eprintln!(
+        "echo_bot: connected as {} ({}) to {}",
+        info.self_user.name, info.self_user.id, info.team.name
+    );
     tokio::select! {
         result = echo(&client) => result.map(drop),
         _ = tokio::signal::ctrl_c() => {
@@ -117,17 +120,29 @@ async fn demo() -> Result<(), rtm_core::Error> {
     let emulator = Emulator::start()
         .await
         .map_err(|e| rtm_core::Error::Config(format!("cannot start the emulator: {e}")))?;
-    println!("no SLACK_TOKEN set: running against the bundled Slack emulator at {}", emulator.api_url());
-    let config = ClientConfig::builder(emulator.token()).api_url(emulator.api_url()).build()?;
+    println!(
+        "no SLACK_TOKEN set: running against the bundled Slack emulator at {}",
+        emulator.api_url()
+    );
+    let config = ClientConfig::builder(emulator.token())
+        .api_url(emulator.api_url())
+        .build()?;
     let client = RtmClient::connect(config).await?;
     let info = client.info();
-    println!("connected as {} ({}) to team {}", info.self_user.name, info.self_user.id, info.team.name);
+    println!(
+        "connected as {} ({}) to team {}",
+        info.self_user.name, info.self_user.id, info.team.name
+    );
 
     let bot = tokio::spawn({
         let client = client.clone();
         async move { echo(&client).await }
     });
-    let script = [("U0ALICE", "hello, bot!"), ("U0BOB", "can you hear me?"), ("U0ALICE", "echo echo echo")];
+    let script = [
+        ("U0ALICE", "hello, bot!"),
+        ("U0BOB", "can you hear me?"),
+        ("U0ALICE", "echo echo echo"),
+    ];
     for (n, (user, text)) in script.iter().enumerate() {
         println!("  {user} in C0GENERAL: {text:?}");
         emulator.message("C0GENERAL", user, text);
@@ -135,13 +150,22 @@ async fn demo() -> Result<(), rtm_core::Error> {
         match emulator.wait_for_sent(n + 1, Duration::from_secs(5)).await {
             Ok(sent) => {
                 let echo = &sent[n];
-                println!("  bot   in {}: {}", echo["channel"].as_str().unwrap_or("?"), echo["text"]);
+                println!(
+                    "  bot   in {}: {}",
+                    echo["channel"].as_str().unwrap_or("?"),
+                    echo["text"]
+                );
             }
             Err(_) => println!("  (no echo within 5 s)"),
         }
     }
     client.disconnect().await;
-    let echoed = bot.await.map_err(|e| rtm_core::Error::Config(format!("echo task failed: {e}")))??;
-    println!("done: {} events received, {echoed} echoes accepted by the server", client.stats().events);
+    let echoed = bot
+        .await
+        .map_err(|e| rtm_core::Error::Config(format!("echo task failed: {e}")))??;
+    println!(
+        "done: {} events received, {echoed} echoes accepted by the server",
+        client.stats().events
+    );
     Ok(())
 }

@@ -110,7 +110,11 @@ impl RtmClient {
     /// [`SendError::ConnectionLost`] (never re-sent, to avoid posting twice) or
     /// [`SendError::Closed`].
     pub fn send_message(&self, channel: &str, text: &str) -> ReplyFuture {
-        self.send(&MessageFrame { kind: "message", channel, text })
+        self.send(&MessageFrame {
+            kind: "message",
+            channel,
+            text,
+        })
     }
 
     /// Sends any RTM frame that Slack answers with a reply, given as a serialisable JSON
@@ -128,7 +132,14 @@ impl RtmClient {
             Err(e) => return ReplyFuture::failed(e),
         };
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Send { frame, reply: Some(tx) }).is_err() {
+        if self
+            .commands
+            .send(Command::Send {
+                frame,
+                reply: Some(tx),
+            })
+            .is_err()
+        {
             return ReplyFuture::failed(SendError::Closed);
         }
         ReplyFuture::waiting(rx, self.shared.reply_timeout)
@@ -141,7 +152,9 @@ impl RtmClient {
     /// was queued then.
     pub fn send_without_reply<T: Serialize + ?Sized>(&self, frame: &T) -> Result<(), SendError> {
         let frame = Outgoing::new(frame)?;
-        self.commands.send(Command::Send { frame, reply: None }).map_err(|_| SendError::Closed)
+        self.commands
+            .send(Command::Send { frame, reply: None })
+            .map_err(|_| SendError::Closed)
     }
 
     /// The connection's lifecycle, observable without polling.

@@ -243,8 +243,8 @@ impl ClientConfigBuilder {
         if self.token.expose().trim().is_empty() {
             return Err(Error::Config("the token is empty".into()));
         }
-        let api_url = Url::parse(&self.api_url)
-            .map_err(|e| Error::Config(format!("invalid API URL: {e}")))?;
+        let api_url =
+            Url::parse(&self.api_url).map_err(|e| Error::Config(format!("invalid API URL: {e}")))?;
         check_url(&api_url, self.allow_insecure)?;
         if self.event_buffer == 0 {
             return Err(Error::Config("event_buffer must be at least 1".into()));
@@ -277,18 +277,43 @@ mod tests {
 
     #[test]
     fn plain_urls_only_for_loopback() {
-        for ok in ["http://127.0.0.1:9/api/", "http://localhost/api/", "http://[::1]:1/", "https://slack.com/api/"] {
-            assert!(ClientConfig::builder("xoxb-1").api_url(ok).build().is_ok(), "{ok}");
+        for ok in [
+            "http://127.0.0.1:9/api/",
+            "http://localhost/api/",
+            "http://[::1]:1/",
+            "https://slack.com/api/",
+        ] {
+            assert!(
+                ClientConfig::builder("xoxb-1").api_url(ok).build().is_ok(),
+                "{ok}"
+            );
         }
-        let err = ClientConfig::builder("xoxb-1").api_url("http://example.com/api/").build().unwrap_err();
+        let err = ClientConfig::builder("xoxb-1")
+            .api_url("http://example.com/api/")
+            .build()
+            .unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err}");
-        assert!(ClientConfig::builder("xoxb-1").api_url("http://example.com/api/").allow_insecure(true).build().is_ok());
-        assert!(ClientConfig::builder("xoxb-1").api_url("ftp://x/").build().is_err());
+        assert!(
+            ClientConfig::builder("xoxb-1")
+                .api_url("http://example.com/api/")
+                .allow_insecure(true)
+                .build()
+                .is_ok()
+        );
+        assert!(
+            ClientConfig::builder("xoxb-1")
+                .api_url("ftp://x/")
+                .build()
+                .is_err()
+        );
     }
 
     #[test]
     fn trailing_slash_added_and_token_redacted() {
-        let cfg = ClientConfig::builder("xoxb-super-secret").api_url("http://127.0.0.1:1/api").build().unwrap();
+        let cfg = ClientConfig::builder("xoxb-super-secret")
+            .api_url("http://127.0.0.1:1/api")
+            .build()
+            .unwrap();
         assert_eq!(cfg.api_url(), "http://127.0.0.1:1/api/");
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("super-secret"), "{dbg}");

@@ -63,7 +63,9 @@ fn hint(code: &str) -> &'static str {
         "not_allowed_token_type" => {
             " (RTM needs a user token or the bot token of a classic Slack app; modern apps must use Socket Mode)"
         }
-        "token_revoked" | "token_expired" | "account_inactive" => " (the token no longer works; issue a new one)",
+        "token_revoked" | "token_expired" | "account_inactive" => {
+            " (the token no longer works; issue a new one)"
+        }
         "missing_scope" => " (the token lacks the scope rtm.connect needs)",
         _ => "",
     }
@@ -92,12 +94,21 @@ impl Error {
         }
     }
 
-    pub(crate) fn http(reason: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Error::Http { reason: reason.into(), source: Some(Arc::new(source)) }
+    pub(crate) fn http(
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Http {
+            reason: reason.into(),
+            source: Some(Arc::new(source)),
+        }
     }
 
     pub(crate) fn websocket(reason: impl Into<String>, source: Option<Source>) -> Self {
-        Error::WebSocket { reason: reason.into(), source }
+        Error::WebSocket {
+            reason: reason.into(),
+            source,
+        }
     }
 }
 
@@ -176,19 +187,34 @@ mod tests {
 
     #[test]
     fn display_strings_are_pinned() {
-        let e = Error::Slack { code: "invalid_auth".into() };
-        assert_eq!(e.to_string(), "slack refused rtm.connect: invalid_auth (check SLACK_TOKEN)");
+        let e = Error::Slack {
+            code: "invalid_auth".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "slack refused rtm.connect: invalid_auth (check SLACK_TOKEN)"
+        );
         assert!(!e.is_retryable());
-        let e = Error::Slack { code: "ratelimited".into() };
+        let e = Error::Slack {
+            code: "ratelimited".into(),
+        };
         assert_eq!(e.to_string(), "slack refused rtm.connect: ratelimited");
         assert!(e.is_retryable());
         assert_eq!(Error::Timeout("hello").to_string(), "timed out waiting for hello");
         assert_eq!(
-            SendError::Slack { code: 2, msg: "message text is missing".into() }.to_string(),
+            SendError::Slack {
+                code: 2,
+                msg: "message text is missing".into()
+            }
+            .to_string(),
             "slack refused the frame: message text is missing (code 2)"
         );
         assert_eq!(
-            SendError::TooLarge { len: 20_000, max: 16_384 }.to_string(),
+            SendError::TooLarge {
+                len: 20_000,
+                max: 16_384
+            }
+            .to_string(),
             "frame too large: 20000 bytes, slack accepts at most 16384; nothing was sent"
         );
     }

@@ -36,7 +36,10 @@ pub(crate) enum Take {
 impl Inbox {
     pub(crate) fn new(limit: usize) -> Self {
         Inbox {
-            state: Mutex::new(State { events: VecDeque::new(), end: None }),
+            state: Mutex::new(State {
+                events: VecDeque::new(),
+                end: None,
+            }),
             readable: Notify::new(),
             writable: Notify::new(),
             limit,
@@ -139,11 +142,19 @@ mod tests {
         for i in 0..10 {
             inbox.push(ev(i));
         }
-        inbox.end(Err(Error::Slack { code: "token_revoked".into() }));
+        inbox.end(Err(Error::Slack {
+            code: "token_revoked".into(),
+        }));
         let batch = inbox.take().await.unwrap().unwrap();
-        let ns: Vec<u64> = batch.iter().map(|e| e.parse::<serde_json::Value>().unwrap()["n"].as_u64().unwrap()).collect();
+        let ns: Vec<u64> = batch
+            .iter()
+            .map(|e| e.parse::<serde_json::Value>().unwrap()["n"].as_u64().unwrap())
+            .collect();
         assert_eq!(ns, (0..10).collect::<Vec<_>>());
-        assert_eq!(inbox.take().await.unwrap_err().slack_code(), Some("token_revoked"));
+        assert_eq!(
+            inbox.take().await.unwrap_err().slack_code(),
+            Some("token_revoked")
+        );
     }
 
     #[tokio::test]
@@ -158,7 +169,10 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         assert!(matches!(inbox.try_take(), Take::Events(e) if e.len() == 2));
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]
@@ -170,7 +184,10 @@ mod tests {
         });
         tokio::task::yield_now().await;
         inbox.push(ev(1));
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader).await.unwrap().unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n, 1);
     }
 }

@@ -35,11 +35,16 @@ impl Outgoing {
         bytes.resize(RESERVED, b' ');
         serde_json::to_writer(&mut bytes, frame).map_err(|e| SendError::InvalidFrame(e.to_string()))?;
         if bytes.get(RESERVED) != Some(&b'{') {
-            return Err(SendError::InvalidFrame("an RTM frame must serialise to a JSON object".into()));
+            return Err(SendError::InvalidFrame(
+                "an RTM frame must serialise to a JSON object".into(),
+            ));
         }
         let len = bytes.len() - RESERVED + 20; // worst-case id digits
         if len > MAX_FRAME_BYTES {
-            return Err(SendError::TooLarge { len: len - 20, max: MAX_FRAME_BYTES });
+            return Err(SendError::TooLarge {
+                len: len - 20,
+                max: MAX_FRAME_BYTES,
+            });
         }
         // serde_json only writes valid UTF-8.
         let buf = String::from_utf8(bytes).map_err(|e| SendError::InvalidFrame(e.to_string()))?;
@@ -81,10 +86,18 @@ mod tests {
 
     #[test]
     fn id_is_written_in_place() {
-        let out = Outgoing::new(&MessageFrame { kind: "message", channel: "C1", text: "hi \"there\"" }).unwrap();
+        let out = Outgoing::new(&MessageFrame {
+            kind: "message",
+            channel: "C1",
+            text: "hi \"there\"",
+        })
+        .unwrap();
         let text = out.with_id(42);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v, serde_json::json!({"id":42,"type":"message","channel":"C1","text":"hi \"there\""}));
+        assert_eq!(
+            v,
+            serde_json::json!({"id":42,"type":"message","channel":"C1","text":"hi \"there\""})
+        );
         let text = Outgoing::new(&serde_json::json!({})).unwrap().with_id(u64::MAX);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v, serde_json::json!({"id": u64::MAX}));
@@ -94,7 +107,21 @@ mod tests {
     fn non_objects_and_oversized_frames_are_refused() {
         assert!(matches!(Outgoing::new(&"text"), Err(SendError::InvalidFrame(_))));
         let big = "x".repeat(MAX_FRAME_BYTES);
-        let err = Outgoing::new(&MessageFrame { kind: "message", channel: "C1", text: &big }).unwrap_err();
-        assert!(matches!(err, SendError::TooLarge { max: MAX_FRAME_BYTES, .. }), "{err}");
+        let err = Outgoing::new(&MessageFrame {
+            kind: "message",
+            channel: "C1",
+            text: &big,
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SendError::TooLarge {
+                    max: MAX_FRAME_BYTES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

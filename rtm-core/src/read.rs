@@ -102,7 +102,9 @@ impl Events {
                 }
             }
         });
-        Events { inner: Box::pin(inner) }
+        Events {
+            inner: Box::pin(inner),
+        }
     }
 }
 

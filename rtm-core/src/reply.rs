@@ -43,17 +43,29 @@ pub struct ReplyFuture {
 }
 
 enum Inner {
-    Waiting { rx: oneshot::Receiver<Result<Utf8Bytes, SendError>>, deadline: Pin<Box<Sleep>>, timeout: Duration },
+    Waiting {
+        rx: oneshot::Receiver<Result<Utf8Bytes, SendError>>,
+        deadline: Pin<Box<Sleep>>,
+        timeout: Duration,
+    },
     Failed(Option<SendError>),
 }
 
 impl ReplyFuture {
     pub(crate) fn waiting(rx: oneshot::Receiver<Result<Utf8Bytes, SendError>>, timeout: Duration) -> Self {
-        ReplyFuture { inner: Inner::Waiting { rx, deadline: Box::pin(tokio::time::sleep(timeout)), timeout } }
+        ReplyFuture {
+            inner: Inner::Waiting {
+                rx,
+                deadline: Box::pin(tokio::time::sleep(timeout)),
+                timeout,
+            },
+        }
     }
 
     pub(crate) fn failed(error: SendError) -> Self {
-        ReplyFuture { inner: Inner::Failed(Some(error)) }
+        ReplyFuture {
+            inner: Inner::Failed(Some(error)),
+        }
     }
 }
 
@@ -69,7 +81,11 @@ impl Future for ReplyFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.inner {
             Inner::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(SendError::Closed))),
-            Inner::Waiting { rx, deadline, timeout } => {
+            Inner::Waiting {
+                rx,
+                deadline,
+                timeout,
+            } => {
                 if let Poll::Ready(result) = Pin::new(rx).poll(cx) {
                     return Poll::Ready(match result {
                         Ok(Ok(text)) => parse_reply(&text),
@@ -109,10 +125,20 @@ struct ReplyError {
 fn parse_reply(text: &str) -> Result<Reply, SendError> {
     let body: ReplyBody = serde_json::from_str(text).map_err(|e| SendError::MalformedReply(e.to_string()))?;
     if body.ok {
-        Ok(Reply { reply_to: body.reply_to, ts: body.ts, text: body.text })
+        Ok(Reply {
+            reply_to: body.reply_to,
+            ts: body.ts,
+            text: body.text,
+        })
     } else {
-        let error = body.error.unwrap_or(ReplyError { code: 0, msg: "no error given".into() });
-        Err(SendError::Slack { code: error.code, msg: error.msg })
+        let error = body.error.unwrap_or(ReplyError {
+            code: 0,
+            msg: "no error given".into(),
+        });
+        Err(SendError::Slack {
+            code: error.code,
+            msg: error.msg,
+        })
     }
 }
 
@@ -122,10 +148,12 @@ mod tests {
 
     #[test]
     fn parses_ok_and_error_replies() {
-        let r = parse_reply(r#"{"ok":true,"reply_to":1,"ts":"1355517523.000005","text":"Hello world"}"#).unwrap();
+        let r =
+            parse_reply(r#"{"ok":true,"reply_to":1,"ts":"1355517523.000005","text":"Hello world"}"#).unwrap();
         assert_eq!(r.ts.as_deref(), Some("1355517523.000005"));
-        let e = parse_reply(r#"{"ok":false,"reply_to":1,"error":{"code":2,"msg":"message text is missing"}}"#)
-            .unwrap_err();
+        let e =
+            parse_reply(r#"{"ok":false,"reply_to":1,"error":{"code":2,"msg":"message text is missing"}}"#)
+                .unwrap_err();
         assert!(matches!(e, SendError::Slack { code: 2, .. }), "{e}");
     }
 }

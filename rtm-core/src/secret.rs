@@ -22,7 +22,11 @@ impl Token {
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Show the kind of token (xoxb, xoxp, ...), which helps debugging, never the rest.
-        let kind = self.0.split('-').next().filter(|k| k.len() <= 5 && k.starts_with("xox"));
+        let kind = self
+            .0
+            .split('-')
+            .next()
+            .filter(|k| k.len() <= 5 && k.starts_with("xox"));
         match kind {
             Some(kind) => write!(f, "Token({kind}-<redacted>)"),
             None => f.write_str("Token(<redacted>)"),

@@ -90,22 +90,34 @@ pub(crate) async fn rtm_connect(http: &reqwest::Client, config: &ClientConfig) -
 
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {
-        return Err(Error::RateLimited { retry_after: retry_after(response.headers()) });
+        return Err(Error::RateLimited {
+            retry_after: retry_after(response.headers()),
+        });
     }
     if !status.is_success() {
-        return Err(Error::Http { reason: format!("rtm.connect answered HTTP {status}"), source: None });
+        return Err(Error::Http {
+            reason: format!("rtm.connect answered HTTP {status}"),
+            source: None,
+        });
     }
-    let body = response.bytes().await.map_err(|e| Error::http("reading rtm.connect response", e.without_url()))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Error::http("reading rtm.connect response", e.without_url()))?;
     let parsed: ConnectResponse = serde_json::from_slice(&body)
         .map_err(|e| Error::Protocol(format!("rtm.connect returned invalid JSON: {e}")))?;
     if !parsed.ok {
         let code = parsed.error.unwrap_or_else(|| "unknown_error".to_owned());
         if code == "ratelimited" {
-            return Err(Error::RateLimited { retry_after: Duration::ZERO });
+            return Err(Error::RateLimited {
+                retry_after: Duration::ZERO,
+            });
         }
         return Err(Error::Slack { code });
     }
-    let url = parsed.url.ok_or_else(|| Error::Protocol("rtm.connect returned no url".into()))?;
+    let url = parsed
+        .url
+        .ok_or_else(|| Error::Protocol("rtm.connect returned no url".into()))?;
     let url = Url::parse(&url).map_err(|_| Error::Protocol("rtm.connect returned an invalid url".into()))?;
     config.check_url(&url)?;
     let info = parsed

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use rtm_core::{ClientConfig, Error, MAX_FRAME_BYTES, RtmClient, SendError};
-use rtm_tests::{connect, connect_with, config, emulator, eventually, read_events, texts, within};
+use rtm_tests::{config, connect, connect_with, emulator, eventually, read_events, texts, within};
 use serde_json::json;
 
 #[tokio::test]
@@ -23,7 +23,10 @@ async fn connect_returns_after_hello_with_connection_info() {
 #[tokio::test]
 async fn invalid_token_is_a_typed_error_without_the_token() {
     let emu = emulator().await;
-    let config = ClientConfig::builder("xoxb-wrong-secret-token").api_url(emu.api_url()).build().unwrap();
+    let config = ClientConfig::builder("xoxb-wrong-secret-token")
+        .api_url(emu.api_url())
+        .build()
+        .unwrap();
     let err = within("connect", RtmClient::connect(config)).await.unwrap_err();
     assert_eq!(err.slack_code(), Some("invalid_auth"), "{err}");
     assert!(!err.is_retryable());
@@ -57,8 +60,14 @@ async fn batch_is_a_stream() {
     emu.message("C1", "U1", "b");
     eventually("2 events", || client.stats().events >= 3).await;
     let mut batch = client.read().await.unwrap().unwrap();
-    assert_eq!(batch.next().await.map(|e| e.kind().to_owned()), Some("message".into()));
-    assert_eq!(batch.next().await.map(|e| e.kind().to_owned()), Some("message".into()));
+    assert_eq!(
+        batch.next().await.map(|e| e.kind().to_owned()),
+        Some("message".into())
+    );
+    assert_eq!(
+        batch.next().await.map(|e| e.kind().to_owned()),
+        Some("message".into())
+    );
     assert!(batch.next().await.is_none());
 }
 
@@ -78,10 +87,14 @@ async fn try_read_on_an_empty_buffer_returns_an_empty_batch() {
 async fn send_message_resolves_with_the_servers_reply() {
     let emu = emulator().await;
     let client = connect(&emu).await;
-    let reply = within("reply", client.send_message("C024BE91L", "Hello world")).await.unwrap();
+    let reply = within("reply", client.send_message("C024BE91L", "Hello world"))
+        .await
+        .unwrap();
     assert!(reply.ts.as_deref().is_some_and(|ts| !ts.is_empty()));
     assert_eq!(reply.text.as_deref(), Some("Hello world"));
-    let sent = within("sent", emu.wait_for_sent(1, Duration::from_secs(5))).await.unwrap();
+    let sent = within("sent", emu.wait_for_sent(1, Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert_eq!(sent[0]["type"], "message");
     assert_eq!(sent[0]["channel"], "C024BE91L");
     assert_eq!(sent[0]["text"], "Hello world");
@@ -93,7 +106,9 @@ async fn send_message_resolves_with_the_servers_reply() {
 async fn pipelined_sends_keep_call_order_with_fresh_ids() {
     let emu = emulator().await;
     let client = connect(&emu).await;
-    let futures: Vec<_> = (0..50).map(|i| client.send_message("C1", &format!("n{i}"))).collect();
+    let futures: Vec<_> = (0..50)
+        .map(|i| client.send_message("C1", &format!("n{i}")))
+        .collect();
     let replies = within("50 replies", futures::future::join_all(futures)).await;
     let mut ts: Vec<String> = replies.into_iter().map(|r| r.unwrap().ts.unwrap()).collect();
     let sent = emu.wait_for_sent(50, Duration::from_secs(5)).await.unwrap();
@@ -118,7 +133,11 @@ async fn error_reply_is_a_typed_error() {
         }
         other => panic!("unexpected {other}"),
     }
-    let err = within("reply", client.send(&json!({"type": "message", "channel": "X1", "text": "hi"}))).await;
+    let err = within(
+        "reply",
+        client.send(&json!({"type": "message", "channel": "X1", "text": "hi"})),
+    )
+    .await;
     assert!(matches!(err, Err(SendError::Slack { code: 0, .. })), "{err:?}");
 }
 
@@ -128,7 +147,16 @@ async fn oversized_message_is_refused_before_sending() {
     let client = connect(&emu).await;
     let big = "x".repeat(MAX_FRAME_BYTES);
     let err = client.send_message("C1", &big).await.unwrap_err();
-    assert!(matches!(err, SendError::TooLarge { max: MAX_FRAME_BYTES, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SendError::TooLarge {
+                max: MAX_FRAME_BYTES,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // The connection is still fine and nothing oversized reached the server.
     within("reply", client.send_message("C1", "small")).await.unwrap();
     let sent = emu.wait_for_sent(1, Duration::from_secs(5)).await.unwrap();
@@ -140,11 +168,18 @@ async fn oversized_message_is_refused_before_sending() {
 async fn frames_without_reply_are_written() {
     let emu = emulator().await;
     let client = connect(&emu).await;
-    client.send_without_reply(&json!({"type": "typing", "channel": "C1"})).unwrap();
-    let sent = within("typing", emu.wait_for_sent(1, Duration::from_secs(5))).await.unwrap();
+    client
+        .send_without_reply(&json!({"type": "typing", "channel": "C1"}))
+        .unwrap();
+    let sent = within("typing", emu.wait_for_sent(1, Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert_eq!(sent[0]["type"], "typing");
     assert!(sent[0]["id"].as_u64().is_some_and(|id| id > 0));
-    assert!(matches!(client.send_without_reply(&"not an object"), Err(SendError::InvalidFrame(_))));
+    assert!(matches!(
+        client.send_without_reply(&"not an object"),
+        Err(SendError::InvalidFrame(_))
+    ));
 }
 
 #[tokio::test]
@@ -157,7 +192,11 @@ async fn malformed_frames_are_skipped_and_counted() {
     emu.push(json!({"type": "brand_new_event", "x": 1}));
     emu.message("C1", "U1", "after");
     let events = read_events(&client, 2).await;
-    assert_eq!(events[0].kind(), "brand_new_event", "unknown events are delivered, not dropped");
+    assert_eq!(
+        events[0].kind(),
+        "brand_new_event",
+        "unknown events are delivered, not dropped"
+    );
     assert_eq!(texts(&events[1..]), ["after"]);
     assert_eq!(client.stats().malformed_frames, 3);
     assert!(client.state().borrow().is_connected());
@@ -209,8 +248,15 @@ async fn slow_reader_with_small_buffer_loses_nothing() {
     // events and not declare the (healthy) connection dead.
     tokio::time::sleep(Duration::from_millis(900)).await;
     let events = read_events(&client, 500).await;
-    assert_eq!(texts(&events), (0..500).map(|i| i.to_string()).collect::<Vec<_>>());
-    assert_eq!(client.stats().reconnects, 0, "backpressure caused a false keepalive timeout");
+    assert_eq!(
+        texts(&events),
+        (0..500).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        client.stats().reconnects,
+        0,
+        "backpressure caused a false keepalive timeout"
+    );
 }
 
 #[tokio::test]
@@ -220,8 +266,14 @@ async fn secrets_never_appear_in_debug_output() {
     let client = connect(&emu).await;
     let token = emu.token().to_owned();
     let secret_part = token.split('-').skip(1).collect::<Vec<_>>().join("-");
-    let err = Error::Slack { code: "invalid_auth".into() };
-    for shown in [format!("{config:?}"), format!("{client:?}"), format!("{err:?} {err}")] {
+    let err = Error::Slack {
+        code: "invalid_auth".into(),
+    };
+    for shown in [
+        format!("{config:?}"),
+        format!("{client:?}"),
+        format!("{err:?} {err}"),
+    ] {
         assert!(!shown.contains(&secret_part), "token leaked: {shown}");
     }
 }

@@ -7,7 +7,9 @@ use std::{
 };
 
 use rtm_core::{ConnectionState, DisconnectCause, Error, RtmClient, SendError, emulator::Emulator};
-use rtm_tests::{config, connect, connect_with, emulator, eventually, init_tracing, read_events, texts, within};
+use rtm_tests::{
+    config, connect, connect_with, emulator, eventually, init_tracing, read_events, texts, within,
+};
 use serde_json::json;
 
 /// Records every state the client publishes (a watch shows the latest; transitions that last
@@ -42,7 +44,10 @@ async fn abrupt_tcp_drop_reconnects_and_loses_nothing_received() {
     push_texts(&emu, 0..5);
     eventually("5 events buffered", || client.stats().events >= 6).await;
     emu.drop_connections();
-    eventually("reconnected", || client.stats().reconnects == 1 && emu.live_sockets() == 1).await;
+    eventually("reconnected", || {
+        client.stats().reconnects == 1 && emu.live_sockets() == 1
+    })
+    .await;
     push_texts(&emu, 5..10);
     let events = read_events(&client, 10).await;
     assert_eq!(texts(&events), numbers(0..10));
@@ -53,21 +58,30 @@ async fn abrupt_tcp_drop_reconnects_and_loses_nothing_received() {
 #[tokio::test]
 async fn goodbye_opens_the_next_connection_before_the_old_one_closes() {
     init_tracing();
-    let emu = Emulator::builder().goodbye_close_delay(Duration::from_millis(500)).start().await.unwrap();
+    let emu = Emulator::builder()
+        .goodbye_close_delay(Duration::from_millis(500))
+        .start()
+        .await
+        .unwrap();
     let client = connect(&emu).await;
     let states = record_states(&client);
     push_texts(&emu, 0..3);
     emu.goodbye();
     // Make before break: the client dials at once instead of waiting for the server's close
     // (500 ms later), and switches without ever being without a connection.
-    eventually("switched", || emu.live_sockets() == 1 && client.stats().reconnects == 1).await;
+    eventually("switched", || {
+        emu.live_sockets() == 1 && client.stats().reconnects == 1
+    })
+    .await;
     push_texts(&emu, 3..6);
     let events = read_events(&client, 6).await;
     assert_eq!(texts(&events), numbers(0..6));
     assert_eq!(emu.connect_calls(), 2, "exactly one new rtm.connect");
     let states = states.lock().unwrap();
     assert!(
-        !states.iter().any(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+        !states
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Reconnecting { .. })),
         "no gap: the client never went through Reconnecting: {states:?}"
     );
 }
@@ -109,12 +123,29 @@ async fn rate_limited_reconnect_waits_exactly_retry_after() {
     eventually("reconnected", || client.stats().reconnects == 1).await;
     let elapsed = started.elapsed();
     assert_eq!(emu.connect_calls(), 1 + 3, "two 429s, then success");
-    assert!(elapsed >= Duration::from_secs(2), "Retry-After not honoured: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "Retry-After not honoured: {elapsed:?}"
+    );
     // Not the doubled wait a peer client is known for (generous bound for a busy machine).
-    assert!(elapsed < Duration::from_millis(3900), "waited too long: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(3900),
+        "waited too long: {elapsed:?}"
+    );
     let states = states.lock().unwrap();
-    assert!(states.iter().any(|s| matches!(s, ConnectionState::Reconnecting { cause: DisconnectCause::Io(_) | DisconnectCause::Closed })), "{states:?}");
-    assert!(states.last().is_some_and(ConnectionState::is_connected), "{states:?}");
+    assert!(
+        states.iter().any(|s| matches!(
+            s,
+            ConnectionState::Reconnecting {
+                cause: DisconnectCause::Io(_) | DisconnectCause::Closed
+            }
+        )),
+        "{states:?}"
+    );
+    assert!(
+        states.last().is_some_and(ConnectionState::is_connected),
+        "{states:?}"
+    );
 }
 
 #[tokio::test]
@@ -130,10 +161,19 @@ async fn rate_limited_first_connect_waits_then_succeeds() {
 
 #[tokio::test]
 async fn fatal_connect_errors_are_not_retried() {
-    for code in ["invalid_auth", "not_authed", "account_inactive", "token_revoked", "not_allowed_token_type", "missing_scope"] {
+    for code in [
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "not_allowed_token_type",
+        "missing_scope",
+    ] {
         let emu = emulator().await;
         emu.fail_connects(code, None);
-        let err = within("connect", RtmClient::connect(config(&emu).build().unwrap())).await.unwrap_err();
+        let err = within("connect", RtmClient::connect(config(&emu).build().unwrap()))
+            .await
+            .unwrap_err();
         assert_eq!(err.slack_code(), Some(code), "{err}");
         assert!(err.to_string().contains(code));
         assert_eq!(emu.connect_calls(), 1, "{code} must not be retried");
@@ -211,12 +251,19 @@ async fn repeated_websocket_restarts_lose_nothing() {
     for round in 0..10 {
         push_texts(&emu, round * 3..round * 3 + 3);
         emu.close_connections();
-        eventually("reconnected", || client.stats().reconnects == round as u64 + 1 && emu.live_sockets() == 1).await;
+        eventually("reconnected", || {
+            client.stats().reconnects == round as u64 + 1 && emu.live_sockets() == 1
+        })
+        .await;
     }
     let events = read_events(&client, 30).await;
     assert_eq!(texts(&events), numbers(0..30));
     assert_eq!(emu.connect_calls(), 11);
-    assert_eq!(emu.sockets_opened(), 11, "one socket per attempt, none left behind");
+    assert_eq!(
+        emu.sockets_opened(),
+        11,
+        "one socket per attempt, none left behind"
+    );
 }
 
 #[tokio::test]
@@ -225,7 +272,9 @@ async fn unanswered_send_fails_with_connection_lost_when_the_socket_dies() {
     let client = connect(&emu).await;
     emu.set_silent(true); // the server reads our frame but never replies
     let reply = client.send_message("C1", "are you there?");
-    within("frame recorded", emu.wait_for_sent(1, Duration::from_secs(5))).await.unwrap();
+    within("frame recorded", emu.wait_for_sent(1, Duration::from_secs(5)))
+        .await
+        .unwrap();
     emu.drop_connections();
     let err = within("send result", reply).await.unwrap_err();
     assert!(matches!(err, SendError::ConnectionLost), "{err}");
@@ -244,7 +293,9 @@ async fn sends_issued_while_reconnecting_wait_for_the_new_connection() {
     emu.rate_limit_connects(1, 1);
     emu.drop_connections();
     eventually("reconnecting", || !client.state().borrow().is_connected()).await;
-    let reply = within("reply after reconnect", client.send_message("C1", "queued")).await.unwrap();
+    let reply = within("reply after reconnect", client.send_message("C1", "queued"))
+        .await
+        .unwrap();
     assert!(reply.ts.is_some());
     assert_eq!(client.stats().reconnects, 1);
 }
@@ -260,15 +311,26 @@ async fn sends_that_outlive_the_reply_timeout_while_reconnecting_are_never_writt
     assert!(matches!(err, SendError::Timeout(_)), "{err}");
     eventually("reconnected", || client.stats().reconnects == 1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!emu.sent().iter().any(|f| f["text"] == "late"), "a timed-out send was written later");
+    assert!(
+        !emu.sent().iter().any(|f| f["text"] == "late"),
+        "a timed-out send was written later"
+    );
 }
 
 #[tokio::test]
 async fn hello_must_arrive_in_time_and_failed_attempts_leave_no_socket() {
     init_tracing();
-    let emu = Emulator::builder().hello_delay(Duration::from_secs(3)).start().await.unwrap();
-    let config = config(&emu).connect_timeout(Duration::from_millis(200)).initial_connect_attempts(2);
-    let err = within("connect", RtmClient::connect(config.build().unwrap())).await.unwrap_err();
+    let emu = Emulator::builder()
+        .hello_delay(Duration::from_secs(3))
+        .start()
+        .await
+        .unwrap();
+    let config = config(&emu)
+        .connect_timeout(Duration::from_millis(200))
+        .initial_connect_attempts(2);
+    let err = within("connect", RtmClient::connect(config.build().unwrap()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Timeout(_)), "{err}");
     assert_eq!(emu.connect_calls(), 2);
     eventually("no socket left open", || emu.live_sockets() == 0).await;
@@ -290,19 +352,27 @@ async fn soak_fifty_forced_reconnects_with_traffic() {
         } else {
             emu.close_connections();
         }
-        eventually("reconnected", || client.stats().reconnects == round + 1 && emu.live_sockets() == 1).await;
+        eventually("reconnected", || {
+            client.stats().reconnects == round + 1 && emu.live_sockets() == 1
+        })
+        .await;
     }
     // Our own echoes come back as message events from the bot; keep only the pushed ones.
     let mut events = Vec::new();
     while events.len() < expected {
         let batch = within("read", client.read()).await.unwrap().unwrap();
-        events.extend(batch.into_iter().filter(|e| {
-            e.kind() == "message" && e.parse::<serde_json::Value>().unwrap()["user"] == "U1"
-        }));
+        events.extend(
+            batch
+                .into_iter()
+                .filter(|e| e.kind() == "message" && e.parse::<serde_json::Value>().unwrap()["user"] == "U1"),
+        );
     }
     assert_eq!(texts(&events), numbers(0..expected));
     assert_eq!(emu.sockets_opened(), 51);
     assert_eq!(emu.live_sockets(), 1);
     let tasks_after = tokio::runtime::Handle::current().metrics().num_alive_tasks();
-    assert!(tasks_after <= tasks_before + 1, "tasks grew from {tasks_before} to {tasks_after}");
+    assert!(
+        tasks_after <= tasks_before + 1,
+        "tasks grew from {tasks_before} to {tasks_after}"
+    );
 }

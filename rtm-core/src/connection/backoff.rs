@@ -17,7 +17,11 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(base: Duration, max: Duration) -> Self {
-        Backoff { base, max, failures: 0 }
+        Backoff {
+            base,
+            max,
+            failures: 0,
+        }
     }
 
     /// A connection reached `hello`: the next loss retries at once.
@@ -32,7 +36,10 @@ impl Backoff {
         if failures == 0 {
             return Duration::from_millis(fastrand::u64(0..=FIRST_RETRY_JITTER_MS));
         }
-        let exp = self.base.saturating_mul(1u32 << (failures - 1).min(20)).min(self.max);
+        let exp = self
+            .base
+            .saturating_mul(1u32 << (failures - 1).min(20))
+            .min(self.max);
         let half = exp / 2;
         half + half.mul_f64(fastrand::f64())
     }
@@ -49,7 +56,11 @@ mod tests {
         for expected in [1u64, 2, 4, 8, 8, 8] {
             let d = b.next_delay();
             let full = Duration::from_secs(expected);
-            assert!(d >= full / 2 && d <= full, "{d:?} not in [{:?}, {full:?}]", full / 2);
+            assert!(
+                d >= full / 2 && d <= full,
+                "{d:?} not in [{:?}, {full:?}]",
+                full / 2
+            );
         }
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(FIRST_RETRY_JITTER_MS));

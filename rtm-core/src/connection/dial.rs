@@ -43,7 +43,12 @@ pub(crate) struct Connected {
 
 impl Dialer {
     pub(crate) fn new(config: ClientConfig, http: reqwest::Client, counters: Arc<Counters>) -> Self {
-        Dialer { config, http, counters, next_call: Mutex::new(Instant::now()) }
+        Dialer {
+            config,
+            http,
+            counters,
+            next_call: Mutex::new(Instant::now()),
+        }
     }
 
     /// One attempt, bounded by the connect timeout, and never sooner than the minimum
@@ -58,7 +63,9 @@ impl Dialer {
         tokio::time::sleep_until(start).await;
         tokio::time::timeout(self.config.connect_timeout, self.dial_inner())
             .await
-            .unwrap_or(Err(Error::Timeout("rtm.connect, the websocket handshake and hello")))
+            .unwrap_or(Err(Error::Timeout(
+                "rtm.connect, the websocket handshake and hello",
+            )))
     }
 
     async fn dial_inner(&self) -> Result<Connected, Error> {
@@ -82,7 +89,11 @@ impl Dialer {
         .await
         .map_err(|e| Error::websocket("handshake failed", Some(Arc::new(scrub(e)))))?;
         let hello = wait_for_hello(&mut socket).await?;
-        Ok(Connected { socket, info: granted.info, hello })
+        Ok(Connected {
+            socket,
+            info: granted.info,
+            hello,
+        })
     }
 }
 
@@ -91,7 +102,12 @@ async fn wait_for_hello(socket: &mut Socket) -> Result<Event, Error> {
     loop {
         let message = match socket.next().await {
             Some(Ok(message)) => message,
-            Some(Err(e)) => return Err(Error::websocket("socket failed before hello", Some(Arc::new(scrub(e))))),
+            Some(Err(e)) => {
+                return Err(Error::websocket(
+                    "socket failed before hello",
+                    Some(Arc::new(scrub(e))),
+                ));
+            }
             None => return Err(Error::websocket("socket closed before hello", None)),
         };
         let Message::Text(text) = message else {
@@ -103,9 +119,14 @@ async fn wait_for_hello(socket: &mut Socket) -> Result<Event, Error> {
         match classify(text) {
             Frame::Event(event) if event.kind() == "hello" => return Ok(event),
             Frame::Event(event) if event.kind() == "error" => {
-                return Err(Error::Protocol(format!("slack sent an error instead of hello: {}", event.json())));
+                return Err(Error::Protocol(format!(
+                    "slack sent an error instead of hello: {}",
+                    event.json()
+                )));
             }
-            Frame::Event(event) => return Err(Error::Protocol(format!("expected hello, got `{}`", event.kind()))),
+            Frame::Event(event) => {
+                return Err(Error::Protocol(format!("expected hello, got `{}`", event.kind())));
+            }
             _ => continue,
         }
     }

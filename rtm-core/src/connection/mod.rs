@@ -61,7 +61,10 @@ pub(crate) struct Shared {
 pub(crate) enum Command {
     /// Write a frame; `reply` receives Slack's answer (or is `None` for frames Slack does
     /// not answer, such as `typing`).
-    Send { frame: Outgoing, reply: Option<ReplySlot> },
+    Send {
+        frame: Outgoing,
+        reply: Option<ReplySlot>,
+    },
     /// Close cleanly; `done` fires once the socket is closed.
     Close { done: oneshot::Sender<()> },
 }
@@ -69,7 +72,9 @@ pub(crate) enum Command {
 type Attempt = Pin<Box<dyn Future<Output = Result<Connected, Error>> + Send>>;
 
 /// Connects (retrying transient failures a bounded number of times) and spawns the task.
-pub(crate) async fn start(config: ClientConfig) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
+pub(crate) async fn start(
+    config: ClientConfig,
+) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
     let http = web_api::http_client(&config)?;
     let counters = Arc::new(Counters::default());
     let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
@@ -87,7 +92,11 @@ pub(crate) async fn start(config: ClientConfig) -> Result<(Arc<Shared>, mpsc::Un
             Ok(connected) => break connected,
             Err(Error::RateLimited { retry_after }) if rate_limited < attempts * 2 => {
                 rate_limited += 1;
-                let wait = if retry_after.is_zero() { backoff.next_delay() } else { retry_after };
+                let wait = if retry_after.is_zero() {
+                    backoff.next_delay()
+                } else {
+                    retry_after
+                };
                 info!(?wait, "rtm.connect rate limited; waiting");
                 tokio::time::sleep(wait).await;
             }
@@ -141,7 +150,10 @@ enum SessionEnd {
     /// Closed on request (or every handle was dropped).
     Close(Option<oneshot::Sender<()>>),
     /// The connection is gone; `next` is an attempt already in flight (after `goodbye`).
-    Lost { cause: DisconnectCause, next: Option<Attempt> },
+    Lost {
+        cause: DisconnectCause,
+        next: Option<Attempt>,
+    },
     /// Make before break: the next connection is ready and the old one was closed.
     Replaced(Box<Connected>),
     /// The replacement connection hit a fatal error.
@@ -176,7 +188,9 @@ impl Task {
                 SessionEnd::Fatal(error) => return self.finish(Err(error), None),
                 SessionEnd::Lost { cause, next } => {
                     info!(%cause, "connection lost; reconnecting");
-                    self.shared.state.send_replace(ConnectionState::Reconnecting { cause });
+                    self.shared
+                        .state
+                        .send_replace(ConnectionState::Reconnecting { cause });
                     match self.reconnect(next).await {
                         Ok(next) => next,
                         Err(Ok(done)) => return self.finish(Ok(()), done),
@@ -204,9 +218,15 @@ impl Task {
         }
         self.commands.close();
         self.pending.fail_all(&SendError::ConnectionLost);
-        for command in self.backlog.drain(..).chain(std::iter::from_fn(|| self.commands.try_recv().ok())) {
+        for command in self
+            .backlog
+            .drain(..)
+            .chain(std::iter::from_fn(|| self.commands.try_recv().ok()))
+        {
             match command {
-                Command::Send { reply: Some(slot), .. } => {
+                Command::Send {
+                    reply: Some(slot), ..
+                } => {
                     let _ = slot.send(Err(SendError::Closed));
                 }
                 Command::Send { reply: None, .. } => {}
@@ -215,7 +235,9 @@ impl Task {
                 }
             }
         }
-        self.shared.state.send_replace(ConnectionState::Closed { error: result.as_ref().err().cloned() });
+        self.shared.state.send_replace(ConnectionState::Closed {
+            error: result.as_ref().err().cloned(),
+        });
         self.shared.inbox.end(result);
         if let Some(done) = done {
             let _ = done.send(());
@@ -239,7 +261,10 @@ impl Task {
             match result {
                 Ok(connected) => return Ok(connected),
                 Err(Error::RateLimited { retry_after }) if !retry_after.is_zero() => {
-                    info!(?retry_after, "rtm.connect rate limited; waiting exactly Retry-After");
+                    info!(
+                        ?retry_after,
+                        "rtm.connect rate limited; waiting exactly Retry-After"
+                    );
                     in_flight = Some(self.attempt_after(retry_after));
                 }
                 Err(error) if error.is_retryable() => warn!(%error, "reconnect attempt failed"),
@@ -278,7 +303,10 @@ impl Task {
         let keepalive = self.dialer.config.keepalive_interval;
         let timeout = self.dialer.config.keepalive_timeout;
         if let Err(e) = self.flush_backlog(&mut socket).await {
-            return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next: None };
+            return SessionEnd::Lost {
+                cause: DisconnectCause::Io(e.to_string()),
+                next: None,
+            };
         }
         let mut ping_timer = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
         ping_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -502,7 +530,10 @@ impl Task {
     }
 
     /// Writes sends queued while there was no connection, in call order.
-    async fn flush_backlog(&mut self, socket: &mut Socket) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    async fn flush_backlog(
+        &mut self,
+        socket: &mut Socket,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
         let mut wrote = false;
         while let Some(command) = self.backlog.pop_front() {
             if let Command::Send { frame, reply } = command

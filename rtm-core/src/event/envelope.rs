@@ -14,7 +14,7 @@ use super::Event;
 pub(crate) enum Frame {
     /// A frame with a string `type` (other than `pong`).
     Event(Event),
-    /// A reply to one of our frames: `reply_to` and no `type`.
+    /// A reply to one of our frames: `reply_to` and no `type` (or `reply_to` with `ok`).
     Reply { reply_to: u64, text: Utf8Bytes },
     /// A `pong` answering one of our pings.
     Pong,
@@ -31,6 +31,8 @@ struct Peek<'a> {
     subtype: Option<MaybeBorrowed<'a>>,
     #[serde(default)]
     reply_to: Option<u64>,
+    #[serde(default)]
+    ok: Option<bool>,
 }
 
 /// A string borrowed from the frame when it has no escapes, owned otherwise.
@@ -107,6 +109,11 @@ fn peek(text: &str) -> Peeked {
     };
     if kind.0 == "pong" {
         return Peeked::Pong;
+    }
+    // Slack's replies have no `type`, but a server that adds one to a reply (`ok` plus
+    // `reply_to`) still answers our send: events never carry `ok`.
+    if let (Some(reply_to), Some(_)) = (peek.reply_to, peek.ok) {
+        return Peeked::Reply { reply_to };
     }
     let kind_range = kind.borrowed().and_then(|k| locate(text, k));
     let subtype_range = peek
@@ -229,6 +236,12 @@ mod tests {
         assert!(matches!(
             classify(Utf8Bytes::from_static(r#"{"type":"pong","reply_to":3,"time":1}"#)),
             Frame::Pong
+        ));
+        assert!(matches!(
+            classify(Utf8Bytes::from_static(
+                r#"{"type":"message","ok":false,"reply_to":9}"#
+            )),
+            Frame::Reply { reply_to: 9, .. }
         ));
         for bad in [
             "",

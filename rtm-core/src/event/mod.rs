@@ -36,9 +36,9 @@ impl Event {
         match classify(Utf8Bytes::from(text.into())) {
             Frame::Event(event) => Ok(event),
             Frame::Malformed(reason) => Err(crate::Error::Protocol(reason.to_string())),
-            Frame::Reply { .. } | Frame::Pong => {
-                Err(crate::Error::Protocol("a reply has no `type`, so it is not an event".into()))
-            }
+            Frame::Reply { .. } | Frame::Pong => Err(crate::Error::Protocol(
+                "a reply has no `type`, so it is not an event".into(),
+            )),
         }
     }
 
@@ -83,7 +83,9 @@ impl Event {
 
     fn slice(&self, range: &Range<u32>) -> &str {
         // Ranges are computed from this very text in `envelope::classify`.
-        self.text.get(range.start as usize..range.end as usize).unwrap_or_default()
+        self.text
+            .get(range.start as usize..range.end as usize)
+            .unwrap_or_default()
     }
 }
 
