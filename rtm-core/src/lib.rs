@@ -17,6 +17,7 @@
 mod client;
 mod config;
 mod connection;
+mod dispatcher;
 mod error;
 mod event;
 mod inbox;
@@ -48,3 +49,11 @@ pub use crate::{
     state::{ConnectionState, DisconnectCause, Stats},
     web_api::{ConnectionInfo, SelfUser, Team},
 };
+pub use crate::dispatcher::{
+    AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT, FromEvent, Handler,
+    HandlerError, IntoHandlerResult, Ordering, Route, RtmDispatcher,
+};
+#[cfg(feature = "macros")]
+pub use rtm_macros::rtm_event;
+#[doc(hidden)]
+pub use crate::dispatcher::private as __private;

@@ -1,0 +1,259 @@
+//! Running handler calls: one tokio task per call (or one queue per lane when ordering asks
+//! for it), a permit-based cap taken *before* spawning so a full cap stops the reader, panic
+//! capture, error reporting, and the bounded drain at shutdown.
+
+use std::{
+    collections::HashMap,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering::SeqCst},
+    },
+    time::Duration,
+};
+
+use futures::FutureExt;
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    task::{JoinError, JoinSet},
+};
+use tracing::{Instrument, Span, debug, info_span, warn};
+
+use crate::Event;
+
+use super::{Context, HandlerError, handler::ErasedHandler};
+
+/// The user's error hook.
+pub(crate) type ErrorHook = Arc<dyn Fn(&HandlerError) + Send + Sync>;
+
+/// Which queue a call waits in when ordering is not [`Concurrent`](super::Ordering::Concurrent):
+/// a channel id, or `None` for events without a channel (and for every event when sequential).
+pub(crate) type LaneKey = Option<Box<str>>;
+
+/// One handler call, holding its concurrency permit until it has finished.
+pub(crate) struct Job {
+    handler: ErasedHandler,
+    ctx: Context,
+    event: Event,
+    span: Span,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Job {
+    pub(crate) fn new(
+        handler: &ErasedHandler,
+        ctx: &Context,
+        event: &Event,
+        permit: OwnedSemaphorePermit,
+    ) -> Job {
+        let span = info_span!("rtm_handler", handler = handler.name, event.type = %event.kind());
+        Job {
+            handler: handler.clone(),
+            ctx: ctx.clone(),
+            event: event.clone(),
+            span,
+            _permit: permit,
+        }
+    }
+
+    /// Runs the call to completion inside its span; never panics. Errors and panics are
+    /// logged and passed to the hook. The permit is released when this returns.
+    async fn run(self, hook: Option<ErrorHook>) {
+        let Job {
+            handler,
+            ctx,
+            event,
+            span,
+            _permit,
+        } = self;
+        let event_type = event.kind().to_owned();
+        // Extraction (the typed parse) happens here too, on the task, not in the reader.
+        let call = AssertUnwindSafe(async { handler.call(ctx, event).await });
+        let error = match call.catch_unwind().instrument(span.clone()).await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error,
+            Err(payload) => HandlerError::Panicked {
+                handler: handler.name,
+                event_type,
+                message: panic_message(payload.as_ref()),
+            },
+        };
+        span.in_scope(|| report(&error, hook.as_deref()));
+    }
+}
+
+/// Logs a failed call and hands it to the hook; a panicking hook is caught and logged too.
+fn report(error: &HandlerError, hook: Option<&(dyn Fn(&HandlerError) + Send + Sync)>) {
+    warn!(handler = error.handler(), event.type = error.event_type(), %error, "handler failed");
+    if let Some(hook) = hook
+        && let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(error)))
+    {
+        warn!(
+            panic = panic_message(payload.as_ref()),
+            "the dispatcher's error hook panicked"
+        );
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+/// A queue whose calls run one after another, in the order they were queued.
+struct Lane {
+    /// Unbounded, yet bounded in practice: every queued job holds a permit.
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Jobs queued or running; only the reader increments it, so a lane seen at zero is idle.
+    pending: Arc<AtomicUsize>,
+}
+
+/// Every task the dispatcher started, and the permits that cap them.
+pub(crate) struct Tasks {
+    set: JoinSet<()>,
+    permits: Arc<Semaphore>,
+    limit: usize,
+    lanes: HashMap<LaneKey, Lane>,
+    hook: Option<ErrorHook>,
+}
+
+impl Tasks {
+    pub(crate) fn new(limit: usize, hook: Option<ErrorHook>) -> Tasks {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
+        Tasks {
+            set: JoinSet::new(),
+            permits: Arc::new(Semaphore::new(limit)),
+            limit,
+            lanes: HashMap::new(),
+            hook,
+        }
+    }
+
+    /// Waits for room under the cap. While this waits the dispatcher does not read, so the
+    /// client's bounded buffer fills and it stops reading the socket.
+    ///
+    /// Cancel safe: dropping the future takes no permit.
+    pub(crate) async fn permit(&self) -> OwnedSemaphorePermit {
+        match Arc::clone(&self.permits).acquire_owned().await {
+            Ok(permit) => permit,
+            // The semaphore is owned here and never closed.
+            Err(_) => unreachable!("the dispatcher's semaphore is never closed"),
+        }
+    }
+
+    /// Handler calls queued or running.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.limit - self.permits.available_permits()
+    }
+
+    /// Runs `job` on a task of its own.
+    pub(crate) fn spawn(&mut self, job: Job) {
+        self.set.spawn(job.run(self.hook.clone()));
+    }
+
+    /// Queues `job` behind the earlier jobs of the same lane.
+    pub(crate) fn spawn_in_lane(&mut self, key: LaneKey, job: Job) {
+        let lane = self.lanes.entry(key).or_insert_with(|| {
+            let (jobs, queue) = mpsc::unbounded_channel();
+            let pending = Arc::new(AtomicUsize::new(0));
+            self.set
+                .spawn(run_lane(queue, Arc::clone(&pending), self.hook.clone()));
+            Lane { jobs, pending }
+        });
+        lane.pending.fetch_add(1, SeqCst);
+        if let Err(mpsc::error::SendError(job)) = lane.jobs.send(job) {
+            // Unreachable in practice: a lane's worker only ends once its sender is dropped.
+            lane.pending.fetch_sub(1, SeqCst);
+            self.spawn(job);
+        }
+    }
+
+    /// Collects finished tasks and closes idle lanes, so neither grows without bound.
+    pub(crate) fn reap(&mut self) {
+        while let Some(result) = self.set.try_join_next() {
+            log_join(result);
+        }
+        self.lanes.retain(|_, lane| lane.pending.load(SeqCst) > 0);
+    }
+
+    /// Waits for every queued and running call up to `timeout`, then aborts what is left.
+    pub(crate) async fn drain(mut self, timeout: Duration) {
+        // Closing the lanes lets each worker finish its queue and end.
+        self.lanes.clear();
+        if self.set.is_empty() {
+            return;
+        }
+        debug!(
+            in_flight = self.in_flight(),
+            ?timeout,
+            "waiting for in-flight handlers"
+        );
+        let set = &mut self.set;
+        let drained = tokio::time::timeout(timeout, async {
+            while let Some(result) = set.join_next().await {
+                log_join(result);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                in_flight = self.in_flight(),
+                ?timeout,
+                "handlers still running at the shutdown deadline were aborted"
+            );
+            self.set.shutdown().await;
+        }
+    }
+}
+
+async fn run_lane(
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    pending: Arc<AtomicUsize>,
+    hook: Option<ErrorHook>,
+) {
+    while let Some(job) = queue.recv().await {
+        job.run(hook.clone()).await;
+        pending.fetch_sub(1, SeqCst);
+    }
+}
+
+fn log_join(result: Result<(), JoinError>) {
+    // Handler panics are caught inside the task; this is for anything else.
+    if let Err(error) = result
+        && error.is_panic()
+    {
+        warn!(%error, "a dispatcher task panicked");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&42_u8), "<non-string panic payload>");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cap_is_clamped_and_counted() {
+        let tasks = Tasks::new(0, None);
+        assert_eq!(tasks.limit, 1);
+        let permit = tasks.permit().await;
+        assert_eq!(tasks.in_flight(), 1);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), tasks.permit())
+                .await
+                .is_err()
+        );
+        drop(permit);
+        assert_eq!(tasks.in_flight(), 0);
+    }
+}

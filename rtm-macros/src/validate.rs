@@ -1,0 +1,151 @@
+//! The rules: well-formed event types, no route given twice, and a signature the dispatcher
+//! can call. Every broken rule becomes a spanned error; all of them are reported together.
+
+use quote::ToTokens;
+use syn::{FnArg, LitStr, Pat, Signature, Type};
+
+use crate::args::RouteArgs;
+
+/// Collects errors so that one compile shows every mistake (serde's `Ctxt`).
+#[derive(Default)]
+pub(crate) struct Errors {
+    combined: Option<syn::Error>,
+}
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.combined {
+            Some(combined) => combined.combine(error),
+            None => self.combined = Some(error),
+        }
+    }
+
+    /// The errors combined into one, if there were any.
+    pub(crate) fn finish(self) -> Result<(), syn::Error> {
+        self.combined.map_or(Ok(()), Err)
+    }
+}
+
+/// The catch-all event type.
+pub(crate) const ANY: &str = "*";
+
+/// Checks each route's strings, `subtype` with `"*"`, and routes given twice.
+pub(crate) fn routes(routes: &[RouteArgs], errors: &mut Errors) {
+    for (index, route) in routes.iter().enumerate() {
+        let kind = route.kind.value();
+        if kind != ANY {
+            name(&route.kind, "type", "team_join", errors);
+        }
+        if let Some((key, subtype)) = &route.subtype {
+            if kind == ANY {
+                errors.push(syn::Error::new_spanned(
+                    key,
+                    "`subtype` cannot be combined with `type = \"*\"`: name the event type it belongs to, e.g. `type = \"message\", subtype = \"bot_message\"`",
+                ));
+            } else {
+                name(subtype, "subtype", "bot_message", errors);
+            }
+        }
+        let same = |other: &RouteArgs| {
+            other.kind.value() == kind
+                && other.subtype.as_ref().map(|(_, s)| s.value())
+                    == route.subtype.as_ref().map(|(_, s)| s.value())
+        };
+        if !route.partial && routes[..index].iter().filter(|other| !other.partial).any(same) {
+            let shown = match &route.subtype {
+                Some((_, subtype)) => format!("type = \"{kind}\", subtype = \"{}\"", subtype.value()),
+                None => format!("type = \"{kind}\""),
+            };
+            errors.push(syn::Error::new_spanned(
+                &route.origin,
+                format_args!("duplicate route `{shown}`: this function is already registered for it; remove one of the attributes"),
+            ));
+        }
+    }
+}
+
+/// A Slack event type or subtype: lowercase snake_case such as `team_join`.
+fn name(literal: &LitStr, key: &str, example: &str, errors: &mut Errors) {
+    let value = literal.value();
+    let well_formed = value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if value.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            literal,
+            format_args!("empty event {key}: write the Slack event {key}, e.g. `{key} = \"{example}\"`"),
+        ));
+    } else if !well_formed {
+        let hint = if key == "type" {
+            ", or `\"*\"` for every event"
+        } else {
+            ""
+        };
+        errors.push(syn::Error::new_spanned(
+            literal,
+            format_args!(
+                "invalid event {key} `{value}`: Slack event {key}s are lowercase snake_case, e.g. `{key} = \"{example}\"`{hint}"
+            ),
+        ));
+    }
+}
+
+/// What the dispatcher can call: a non-generic `async fn` without `self`, taking the event,
+/// or a `Context` and the event, each bound to a plain identifier.
+pub(crate) fn signature(sig: &Signature, errors: &mut Errors) {
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new_spanned(
+            sig.fn_token,
+            "handlers must be `async fn`s: write `async fn` here",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
+            "handlers cannot be generic: remove the generic parameters and use concrete types, e.g. `join: TeamJoin`",
+        ));
+    }
+    let mut arguments = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
+                receiver,
+                "handlers cannot take `self`: make the handler a free `async fn` outside the `impl` block",
+            )),
+            FnArg::Typed(argument) => arguments.push(argument),
+        }
+    }
+    for argument in &arguments {
+        match &*argument.pat {
+            Pat::Ident(ident) if ident.subpat.is_none() => {}
+            Pat::Wild(_) => {}
+            pattern => errors.push(syn::Error::new_spanned(
+                pattern,
+                "expected an identifier: name the argument, e.g. `join: TeamJoin`, and destructure it in the body",
+            )),
+        }
+        if let Type::ImplTrait(impl_trait) = &*argument.ty {
+            errors.push(syn::Error::new_spanned(
+                impl_trait,
+                "handlers cannot be generic: use a concrete type instead of `impl Trait`, e.g. `join: TeamJoin`",
+            ));
+        }
+    }
+    let has_receiver = arguments.len() < sig.inputs.len();
+    match arguments.len() {
+        0 if !has_receiver => errors.push(syn::Error::new(
+            sig.paren_token.span.join(),
+            "a handler takes the event as an argument: `async fn greet(join: TeamJoin)` or `async fn greet(ctx: Context, join: TeamJoin)`",
+        )),
+        0..=2 => {}
+        _ => {
+            let extra: proc_macro2::TokenStream =
+                arguments[2..].iter().map(|argument| argument.to_token_stream()).collect();
+            errors.push(syn::Error::new_spanned(
+                extra,
+                "too many arguments: a handler takes the event, or a `Context` and the event: `async fn greet(ctx: Context, join: TeamJoin)`",
+            ));
+        }
+    }
+}
