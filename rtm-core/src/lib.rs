@@ -33,12 +33,19 @@ mod web_api;
 pub mod emulator;
 pub mod events;
 
+#[doc(hidden)]
+pub use crate::dispatcher::private as __private;
+pub use crate::dispatcher::{
+    AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT, FromEvent,
+    Handler, HandlerError, IntoHandlerResult, Ordering, Route, RtmDispatcher,
+};
 pub use crate::{
     client::RtmClient,
     config::{
-        API_URL_ENV, ClientConfig, ClientConfigBuilder, DEFAULT_API_URL, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX,
-        DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_INITIAL_CONNECT_ATTEMPTS, DEFAULT_KEEPALIVE_INTERVAL,
-        DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MIN_CONNECT_INTERVAL, DEFAULT_REPLY_TIMEOUT, TOKEN_ENV,
+        API_URL_ENV, ClientConfig, ClientConfigBuilder, DEFAULT_API_URL, DEFAULT_BACKOFF_BASE,
+        DEFAULT_BACKOFF_MAX, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_INITIAL_CONNECT_ATTEMPTS,
+        DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MIN_CONNECT_INTERVAL,
+        DEFAULT_REPLY_TIMEOUT, TOKEN_ENV,
     },
     error::{Error, ParseError, SendError},
     event::Event,
@@ -49,11 +56,5 @@ pub use crate::{
     state::{ConnectionState, DisconnectCause, Stats},
     web_api::{ConnectionInfo, SelfUser, Team},
 };
-pub use crate::dispatcher::{
-    AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT, FromEvent, Handler,
-    HandlerError, IntoHandlerResult, Ordering, Route, RtmDispatcher,
-};
 #[cfg(feature = "macros")]
 pub use rtm_macros::rtm_event;
-#[doc(hidden)]
-pub use crate::dispatcher::private as __private;

@@ -50,10 +50,16 @@ pub async fn connect(emulator: &Emulator) -> RtmClient {
 
 /// Connects with a custom configuration and consumes the `hello` event.
 pub async fn connect_with(config: ClientConfigBuilder) -> RtmClient {
-    let client = within("connect", RtmClient::connect(config.build().expect("valid config")))
+    let client = within(
+        "connect",
+        RtmClient::connect(config.build().expect("valid config")),
+    )
+    .await
+    .expect("client connects");
+    let hello = within("hello", client.read())
         .await
-        .expect("client connects");
-    let hello = within("hello", client.read()).await.expect("no error").expect("not closed");
+        .expect("no error")
+        .expect("not closed");
     assert_eq!(hello.iter().next().map(Event::kind), Some("hello"));
     client
 }
@@ -64,7 +70,11 @@ pub async fn read_events(client: &RtmClient, n: usize) -> Vec<Event> {
         let mut events = Vec::with_capacity(n);
         while events.len() < n {
             let batch = client.read().await.expect("no error").expect("not closed");
-            events.extend(batch.into_iter().filter(|e| !matches!(e.kind(), "hello" | "goodbye")));
+            events.extend(
+                batch
+                    .into_iter()
+                    .filter(|e| !matches!(e.kind(), "hello" | "goodbye")),
+            );
         }
         events
     })
@@ -75,7 +85,12 @@ pub async fn read_events(client: &RtmClient, n: usize) -> Vec<Event> {
 pub fn texts(events: &[Event]) -> Vec<String> {
     events
         .iter()
-        .map(|e| e.parse::<serde_json::Value>().expect("json")["text"].as_str().unwrap_or_default().to_owned())
+        .map(|e| {
+            e.parse::<serde_json::Value>().expect("json")["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
