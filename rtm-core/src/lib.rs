@@ -1,16 +1,4 @@
-//! An async client for Slack's Real Time Messaging (RTM) API.
-//!
-//! - [`RtmClient`] connects (`rtm.connect`, websocket, `hello`), keeps the connection alive
-//!   and reconnects by itself. Read events your way: [`RtmClient::read`] (await, then take
-//!   *everything* buffered), [`RtmClient::try_read`] (the same without waiting, for your own
-//!   loop) or [`RtmClient::events`] (a continuous `Stream`).
-//! - [`Event`] keeps the frame's JSON as received; [`Event::parse`] turns it into any serde
-//!   type.
-//! - [`RtmClient::send_message`] and [`RtmClient::send`] return a [`ReplyFuture`] that
-//!   resolves with Slack's reply.
-//! - [`ClientConfig`] configures it all through a builder.
-//! - With the `emulator` feature, [`emulator::Emulator`] is a local Slack to test bots
-//!   offline.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -58,3 +46,8 @@ pub use crate::{
 };
 #[cfg(feature = "macros")]
 pub use rtm_macros::rtm_event;
+
+/// The workspace README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadme;
