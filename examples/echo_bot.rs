@@ -12,10 +12,12 @@
 //! replies as they arrive. On a fatal error (e.g. `invalid_auth`) it exits with status 1 and a
 //! one-line message.
 
+mod common;
+
 use std::{process::ExitCode, time::Duration};
 
 use futures::{StreamExt, stream::FuturesUnordered};
-use rtm_core::{ClientConfig, Event, RtmClient, emulator::Emulator};
+use rtm_core::{ClientConfig, Event, RtmClient};
 use serde::Deserialize;
 
 /// The fields of a `message` event the bot needs.
@@ -28,13 +30,7 @@ struct Incoming {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,rtm_core=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging();
 
     let result = if std::env::var_os(rtm_core::TOKEN_ENV).is_some() {
         run_against_slack().await
