@@ -113,13 +113,7 @@ fn echo_of(event: &Event, me: &str) -> Option<(String, String)> {
 
 /// Without `SLACK_TOKEN`: start the bundled emulator, play a short conversation, print it.
 async fn demo() -> Result<(), rtm_core::Error> {
-    let emulator = Emulator::start()
-        .await
-        .map_err(|e| rtm_core::Error::Config(format!("cannot start the emulator: {e}")))?;
-    println!(
-        "no SLACK_TOKEN set: running against the bundled Slack emulator at {}",
-        emulator.api_url()
-    );
+    let emulator = common::start_emulator().await?;
     let config = ClientConfig::builder(emulator.token())
         .api_url(emulator.api_url())
         .build()?;
