@@ -66,7 +66,8 @@ impl Job {
             span,
             _permit,
         } = self;
-        let event_type = event.kind().to_owned();
+        // A refcount, not a copy: the type is only needed if the call panics.
+        let panicked_on = event.clone();
         // Extraction (the typed parse) happens here too, on the task, not in the reader.
         let call = AssertUnwindSafe(async { handler.call(ctx, event).await });
         let error = match call.catch_unwind().instrument(span.clone()).await {
@@ -74,7 +75,7 @@ impl Job {
             Ok(Err(error)) => error,
             Err(payload) => HandlerError::Panicked {
                 handler: handler.name,
-                event_type,
+                event_type: panicked_on.kind().to_owned(),
                 message: panic_message(payload.as_ref()),
             },
         };
