@@ -26,6 +26,7 @@ pub struct SelfUser {
     /// User id, e.g. `U4X318ZMZ`.
     pub id: String,
     /// User name.
+    #[serde(default)]
     pub name: String,
 }
 
@@ -36,6 +37,7 @@ pub struct Team {
     /// Team id, e.g. `T2U81E2FP`.
     pub id: String,
     /// Team name.
+    #[serde(default)]
     pub name: String,
     /// Team domain (`<domain>.slack.com`).
     #[serde(default)]

@@ -37,8 +37,9 @@ pub(crate) struct Dialer {
 pub(crate) struct Connected {
     pub(crate) socket: Socket,
     pub(crate) info: ConnectionInfo,
-    /// The `hello` event, delivered to readers like any other.
-    pub(crate) hello: Event,
+    /// The `hello` event followed by any event a lenient server sent before it, delivered
+    /// to readers like any other.
+    pub(crate) first_events: Vec<Event>,
 }
 
 impl Dialer {
@@ -88,17 +89,23 @@ impl Dialer {
         )
         .await
         .map_err(|e| Error::websocket("handshake failed", Some(Arc::new(scrub(e)))))?;
-        let hello = wait_for_hello(&mut socket).await?;
+        let first_events = wait_for_hello(&mut socket).await?;
         Ok(Connected {
             socket,
             info: granted.info,
-            hello,
+            first_events,
         })
     }
 }
 
-/// The first event must be `hello`; an `error` event (e.g. expired URL) fails the attempt.
-async fn wait_for_hello(socket: &mut Socket) -> Result<Event, Error> {
+/// Events a server may send before `hello` that are kept (Slack sends `hello` first; other
+/// servers may not). Beyond this, the attempt fails rather than buffering without bound.
+const MAX_EARLY_EVENTS: usize = 1024;
+
+/// Waits for `hello`; an `error` event (e.g. expired URL) fails the attempt. Returns `hello`
+/// followed by any events that came before it, so none is lost.
+async fn wait_for_hello(socket: &mut Socket) -> Result<Vec<Event>, Error> {
+    let mut early = Vec::new();
     loop {
         let message = match socket.next().await {
             Some(Ok(message)) => message,
@@ -110,23 +117,24 @@ async fn wait_for_hello(socket: &mut Socket) -> Result<Event, Error> {
             }
             None => return Err(Error::websocket("socket closed before hello", None)),
         };
-        let Message::Text(text) = message else {
-            if let Message::Close(_) = message {
-                return Err(Error::websocket("socket closed before hello", None));
-            }
-            continue;
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(_) => return Err(Error::websocket("socket closed before hello", None)),
+            _ => continue,
         };
         match classify(text) {
-            Frame::Event(event) if event.kind() == "hello" => return Ok(event),
+            Frame::Event(event) if event.kind() == "hello" => {
+                early.insert(0, event);
+                return Ok(early);
+            }
             Frame::Event(event) if event.kind() == "error" => {
                 return Err(Error::Protocol(format!(
                     "slack sent an error instead of hello: {}",
                     event.json()
                 )));
             }
-            Frame::Event(event) => {
-                return Err(Error::Protocol(format!("expected hello, got `{}`", event.kind())));
-            }
+            Frame::Event(event) if early.len() < MAX_EARLY_EVENTS => early.push(event),
+            Frame::Event(_) => return Err(Error::Protocol("too many events before hello".into())),
             _ => continue,
         }
     }

@@ -206,8 +206,10 @@ impl Task {
         self.backoff.reset();
         *self.shared.info.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(connected.info.clone());
         self.shared.state.send_replace(ConnectionState::Connected);
-        Counters::bump(&self.shared.counters.events);
-        self.shared.inbox.push(connected.hello.clone());
+        for event in &connected.first_events {
+            Counters::bump(&self.shared.counters.events);
+            self.shared.inbox.push(event.clone());
+        }
     }
 
     /// Stops for good: readers drain what is buffered and then see `result`.
