@@ -206,6 +206,10 @@ impl ClientConfigBuilder {
     /// buffer is full the client stops reading the socket until the reader catches up: memory
     /// stays bounded and nothing is dropped (Slack may eventually disconnect a reader that
     /// stays behind for long; the client then reconnects).
+    ///
+    /// One exception keeps senders from deadlocking: while a send waits for its reply, the
+    /// client keeps reading, because Slack's replies travel behind the events sent before
+    /// them. The excess is then bounded by what arrives within the reply timeout.
     pub fn event_buffer(mut self, events: usize) -> Self {
         self.event_buffer = events;
         self

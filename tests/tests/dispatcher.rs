@@ -562,3 +562,34 @@ async fn sequential_ordering_runs_one_call_at_a_time() {
     assert_eq!(*log.lock().unwrap(), sent);
     assert_eq!(peak.load(SeqCst), 1);
 }
+
+/// Handlers that await their reply while the server floods events: replies travel behind
+/// events, so a full event buffer must not stop the client from reading them (before this
+/// was handled, every call waited for its reply timeout).
+#[tokio::test]
+async fn handlers_awaiting_replies_never_deadlock_behind_a_full_buffer() {
+    let emulator = emulator().await;
+    let client = rtm_tests::connect_with(rtm_tests::config(&emulator).event_buffer(8)).await;
+    async fn echo(ctx: Context, message: Message) -> Result<(), BoxError> {
+        if message.user.as_deref() == Some("U1") {
+            ctx.reply(message.text.as_deref().unwrap_or_default()).await?;
+        }
+        Ok(())
+    }
+    let running = Running::start(
+        RtmDispatcher::new(client)
+            .concurrency_limit(2)
+            .on(Route::new("message"), echo),
+    );
+    for i in 0..300 {
+        emulator.message("C1", "U1", &i.to_string());
+    }
+    // Well under one reply timeout (5 s in the test config) for all 300 round trips.
+    let sent = within("300 echoes", emulator.wait_for_sent(300, Duration::from_secs(4))).await;
+    assert!(
+        sent.is_ok(),
+        "echoes stalled behind the full buffer: {:?}",
+        sent.err().map(|e| e.received().len())
+    );
+    running.stop().await.unwrap();
+}

@@ -315,10 +315,21 @@ impl Task {
         let mut last_seen = Instant::now();
         let deadline = tokio::time::sleep_until(last_seen + timeout);
         tokio::pin!(deadline);
-        let mut paused = self.shared.inbox.is_full();
+        // The reader is behind: stop reading the socket (TCP pushes back on Slack), unless a
+        // send waits for its reply. Replies travel behind the events sent before them, so a
+        // reader that awaits a reply before reading on (a dispatcher handler calling
+        // `ctx.reply(..).await`) would otherwise wait forever for a reply we never read.
+        let mut buffer_full = self.shared.inbox.is_full();
         let mut next: Option<Attempt> = None;
+        let mut was_reading = true;
 
         loop {
+            let reading = !buffer_full || !self.pending.is_empty();
+            if reading && !was_reading {
+                // We were not reading, so that silence says nothing about the peer.
+                last_seen = Instant::now();
+            }
+            was_reading = reading;
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Close { done }) => {
@@ -338,7 +349,7 @@ impl Task {
                         Err(e) => return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next },
                     },
                 },
-                message = socket.next(), if !paused => {
+                message = socket.next(), if reading => {
                     last_seen = Instant::now();
                     let control = match message {
                         Some(Ok(Message::Text(text))) => self.handle_text(text),
@@ -353,8 +364,10 @@ impl Task {
                     match control {
                         Control::Continue => {}
                         Control::BufferFull => {
-                            debug!("event buffer full; pausing reads until the reader catches up");
-                            paused = true;
+                            if self.pending.is_empty() {
+                                debug!("event buffer full; pausing reads until the reader catches up");
+                            }
+                            buffer_full = true;
                         }
                         Control::Goodbye => {
                             if next.is_none() {
@@ -365,11 +378,7 @@ impl Task {
                         Control::Reconnect(cause) => return SessionEnd::Lost { cause, next },
                     }
                 }
-                () = self.shared.inbox.wait_writable(), if paused => {
-                    paused = false;
-                    // We were not reading, so silence says nothing about the peer.
-                    last_seen = Instant::now();
-                }
+                () = self.shared.inbox.wait_writable(), if buffer_full => buffer_full = false,
                 _ = ping_timer.tick() => {
                     // Both kinds of ping: Slack answers JSON pings with `pong` and websocket
                     // pings with pong frames; either answer proves the peer alive.
@@ -384,7 +393,7 @@ impl Task {
                     }
                     self.pending.sweep();
                 }
-                () = &mut deadline, if !paused => {
+                () = &mut deadline, if reading => {
                     let due = last_seen + timeout;
                     if Instant::now() >= due {
                         // Dead or half-open: drop the socket without waiting for a close
