@@ -8,7 +8,8 @@ use crate::{Error, secret::Token};
 
 /// Slack's Web API base URL.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
-/// How often a JSON `ping` is sent. Slack's docs advise pinging every few seconds.
+/// How often a quiet connection is pinged (a websocket ping, answered by every RFC 6455
+/// server). Slack's docs advise pinging every few seconds when idle.
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// How long the connection may stay silent (no frame at all) before it is declared dead.
 /// With the default interval a pong is due every 5 s, so a half-open TCP connection is
@@ -176,7 +177,7 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// How often to send a JSON `ping` (default [`DEFAULT_KEEPALIVE_INTERVAL`]).
+    /// How often to ping a quiet connection (default [`DEFAULT_KEEPALIVE_INTERVAL`]).
     pub fn keepalive_interval(mut self, interval: Duration) -> Self {
         self.keepalive_interval = interval;
         self

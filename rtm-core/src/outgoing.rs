@@ -75,11 +75,6 @@ fn itoa_prefix(id: u64, comma: bool) -> String {
     s
 }
 
-/// The `ping` frame the keepalive sends.
-pub(crate) fn ping(id: u64) -> Utf8Bytes {
-    Utf8Bytes::from(format!("{{\"id\":{id},\"type\":\"ping\"}}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

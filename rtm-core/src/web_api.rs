@@ -1,7 +1,7 @@
 //! The Web API call `rtm.connect`: token in the `Authorization` header, `ok: false` turned
 //! into a typed error, HTTP 429 turned into the exact `Retry-After` wait.
 
-use std::time::Duration;
+use std::{sync::OnceLock, time::Duration};
 
 use reqwest::{StatusCode, Url, header};
 use serde::Deserialize;
@@ -53,14 +53,20 @@ pub(crate) struct Granted {
     pub(crate) info: ConnectionInfo,
 }
 
-/// Builds the HTTP client once per [`RtmClient`](crate::RtmClient).
-pub(crate) fn http_client(config: &ClientConfig) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+/// The process-wide HTTP client: one connection pool and TLS setup shared by every
+/// [`RtmClient`](crate::RtmClient) (a process with thousands of workspaces needs one, not
+/// thousands). Timeouts are set per request.
+pub(crate) fn http_client() -> Result<reqwest::Client, Error> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
         .tls_backend_preconfigured((*crate::tls::client_config()).clone())
-        .timeout(config.connect_timeout)
         .user_agent(concat!("rtm-core/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Error::http("cannot build the HTTP client", e))
+        .map_err(|e| Error::http("cannot build the HTTP client", e))?;
+    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 #[derive(Deserialize)]
@@ -82,6 +88,7 @@ pub(crate) async fn rtm_connect(http: &reqwest::Client, config: &ClientConfig) -
         .map_err(|e| Error::Config(format!("invalid API URL: {e}")))?;
     let response = http
         .get(endpoint)
+        .timeout(config.connect_timeout)
         .bearer_auth(config.token.expose())
         .send()
         .await

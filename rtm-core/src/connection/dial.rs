@@ -24,6 +24,9 @@ pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// (the client then reconnects); nothing is buffered beyond this.
 pub(crate) const MAX_INBOUND_FRAME: usize = 16 * 1024 * 1024;
 
+/// Read buffer per connection.
+const READ_BUFFER: usize = 16 * 1024;
+
 /// What a dial needs; shared by the connection task and its in-flight attempts.
 pub(crate) struct Dialer {
     pub(crate) config: ClientConfig,
@@ -77,6 +80,9 @@ impl Dialer {
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(MAX_INBOUND_FRAME);
         ws_config.max_frame_size = Some(MAX_INBOUND_FRAME);
+        // tungstenite's default 128 KiB read buffer is resident in every connection; RTM
+        // frames are small, and 16 KiB keeps thousands of connections cheap.
+        ws_config.read_buffer_size = READ_BUFFER;
         let connector = match granted.url.scheme() {
             "wss" => Connector::Rustls(crate::tls::client_config()),
             _ => Connector::Plain,

@@ -35,7 +35,7 @@ use crate::{
     ClientConfig, ConnectionInfo, ConnectionState, DisconnectCause, Error, SendError,
     event::{Frame, classify},
     inbox::Inbox,
-    outgoing::{Outgoing, ping},
+    outgoing::Outgoing,
     reply::ReplySlot,
     state::Counters,
     web_api,
@@ -75,7 +75,7 @@ type Attempt = Pin<Box<dyn Future<Output = Result<Connected, Error>> + Send>>;
 pub(crate) async fn start(
     config: ClientConfig,
 ) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
-    let http = web_api::http_client(&config)?;
+    let http = web_api::http_client()?;
     let counters = Arc::new(Counters::default());
     let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
     let attempts = config.initial_connect_attempts;
@@ -380,15 +380,12 @@ impl Task {
                 }
                 () = self.shared.inbox.wait_writable(), if buffer_full => buffer_full = false,
                 _ = ping_timer.tick() => {
-                    // Both kinds of ping: Slack answers JSON pings with `pong` and websocket
-                    // pings with pong frames; either answer proves the peer alive.
-                    let id = self.take_id();
-                    let sent = async {
-                        socket.feed(Message::Text(ping(id))).await?;
-                        socket.feed(Message::Ping(Default::default())).await?;
-                        socket.flush().await
-                    };
-                    if let Err(e) = sent.await {
+                    // Ping only a quiet connection: any inbound frame already proves the peer
+                    // alive. A websocket ping, which every RFC 6455 server answers (Slack
+                    // too); its pong counts as a frame like any other.
+                    if last_seen.elapsed() >= keepalive / 2
+                        && let Err(e) = socket.send(Message::Ping(Default::default())).await
+                    {
                         return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next };
                     }
                     self.pending.sweep();
