@@ -3,13 +3,17 @@
 use std::{fmt, sync::Arc};
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    time::Instant,
+};
 
 use crate::{
     Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Events, ReplyFuture, SendError, Stats,
     connection::{self, Command, Shared},
     inbox::Take,
     outgoing::{MessageFrame, Outgoing},
+    reply::ReplySlot,
 };
 
 /// A connection to Slack's Real Time Messaging API.
@@ -131,18 +135,15 @@ impl RtmClient {
             Ok(frame) => frame,
             Err(e) => return ReplyFuture::failed(e),
         };
-        let (tx, rx) = oneshot::channel();
-        if self
-            .commands
-            .send(Command::Send {
-                frame,
-                reply: Some(tx),
-            })
-            .is_err()
-        {
+        let (slot, reply) = ReplySlot::new(Instant::now() + self.shared.reply_timeout);
+        let command = Command::Send {
+            frame,
+            reply: Some(slot),
+        };
+        if self.commands.send(command).is_err() {
             return ReplyFuture::failed(SendError::Closed);
         }
-        ReplyFuture::waiting(rx, self.shared.reply_timeout)
+        reply
     }
 
     /// Queues a frame that Slack does not answer, such as `typing` or `presence_sub`.

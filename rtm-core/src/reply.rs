@@ -6,11 +6,10 @@ use std::{
     future::Future,
     pin::Pin,
     task::{Context, Poll},
-    time::Duration,
 };
 
 use serde::Deserialize;
-use tokio::{sync::oneshot, time::Sleep};
+use tokio::{sync::oneshot, time::Instant};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::SendError;
@@ -27,8 +26,38 @@ pub struct Reply {
     pub text: Option<String>,
 }
 
-/// What the connection task hands back for one send.
-pub(crate) type ReplySlot = oneshot::Sender<Result<Utf8Bytes, SendError>>;
+/// Where the connection task hands back the answer to one send, and until when it may wait.
+///
+/// The deadline lives here, with the task, rather than as a timer in every [`ReplyFuture`]:
+/// one timer per connection instead of one allocation and two timer-wheel operations per
+/// send.
+pub(crate) struct ReplySlot {
+    tx: oneshot::Sender<Result<Utf8Bytes, SendError>>,
+    pub(crate) deadline: Instant,
+}
+
+impl ReplySlot {
+    /// A slot and the future that resolves from it.
+    pub(crate) fn new(deadline: Instant) -> (ReplySlot, ReplyFuture) {
+        let (tx, rx) = oneshot::channel();
+        (
+            ReplySlot { tx, deadline },
+            ReplyFuture {
+                inner: Inner::Waiting { rx },
+            },
+        )
+    }
+
+    /// Whether the caller dropped its future.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Resolves the caller's future; `false` when it was dropped.
+    pub(crate) fn send(self, result: Result<Utf8Bytes, SendError>) -> bool {
+        self.tx.send(result).is_ok()
+    }
+}
 
 /// Resolves with Slack's reply to one send. Returned at once by
 /// [`RtmClient::send_message`](crate::RtmClient::send_message) and
@@ -45,23 +74,11 @@ pub struct ReplyFuture {
 enum Inner {
     Waiting {
         rx: oneshot::Receiver<Result<Utf8Bytes, SendError>>,
-        deadline: Pin<Box<Sleep>>,
-        timeout: Duration,
     },
     Failed(Option<SendError>),
 }
 
 impl ReplyFuture {
-    pub(crate) fn waiting(rx: oneshot::Receiver<Result<Utf8Bytes, SendError>>, timeout: Duration) -> Self {
-        ReplyFuture {
-            inner: Inner::Waiting {
-                rx,
-                deadline: Box::pin(tokio::time::sleep(timeout)),
-                timeout,
-            },
-        }
-    }
-
     pub(crate) fn failed(error: SendError) -> Self {
         ReplyFuture {
             inner: Inner::Failed(Some(error)),
@@ -81,23 +98,11 @@ impl Future for ReplyFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.inner {
             Inner::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(SendError::Closed))),
-            Inner::Waiting {
-                rx,
-                deadline,
-                timeout,
-            } => {
-                if let Poll::Ready(result) = Pin::new(rx).poll(cx) {
-                    return Poll::Ready(match result {
-                        Ok(Ok(text)) => parse_reply(&text),
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(SendError::Closed),
-                    });
-                }
-                match deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(SendError::Timeout(*timeout))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
+            Inner::Waiting { rx } => Pin::new(rx).poll(cx).map(|result| match result {
+                Ok(Ok(text)) => parse_reply(&text),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(SendError::Closed),
+            }),
         }
     }
 }

@@ -376,3 +376,33 @@ async fn soak_fifty_forced_reconnects_with_traffic() {
         "tasks grew from {tasks_before} to {tasks_after}"
     );
 }
+
+#[tokio::test]
+async fn a_reply_that_never_comes_times_out_on_a_live_connection() {
+    let emu = emulator().await;
+    let config = config(&emu)
+        .keepalive_interval(Duration::from_secs(2))
+        .keepalive_timeout(Duration::from_secs(8))
+        .reply_timeout(Duration::from_millis(200));
+    let client = connect_with(config).await;
+    emu.set_silent(true); // reads our frame, never replies
+    let started = Instant::now();
+    let err = within("reply timeout", client.send_message("C1", "hello?"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::Timeout(t) if t == Duration::from_millis(200)),
+        "{err}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(
+        client.stats().reconnects,
+        0,
+        "a late reply is not a dead connection"
+    );
+    emu.set_silent(false);
+    // The connection still works for the next send.
+    within("next reply", client.send_message("C1", "still there"))
+        .await
+        .unwrap();
+}

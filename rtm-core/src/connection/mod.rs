@@ -229,7 +229,7 @@ impl Task {
                 Command::Send {
                     reply: Some(slot), ..
                 } => {
-                    let _ = slot.send(Err(SendError::Closed));
+                    slot.send(Err(SendError::Closed));
                 }
                 Command::Send { reply: None, .. } => {}
                 Command::Close { done } => {
@@ -289,6 +289,13 @@ impl Task {
         mut attempt: Attempt,
     ) -> Result<Result<Connected, Error>, Option<oneshot::Sender<()>>> {
         loop {
+            // Queued sends keep their reply timeout while no connection can carry them.
+            let next_expiry = self.backlog.iter().find_map(|command| match command {
+                Command::Send {
+                    reply: Some(slot), ..
+                } => Some(slot.deadline),
+                _ => None,
+            });
             tokio::select! {
                 result = &mut attempt => return Ok(result),
                 command = self.commands.recv() => match command {
@@ -296,8 +303,27 @@ impl Task {
                     None => return Err(None),
                     Some(send) => self.backlog.push_back(send),
                 },
+                () = sleep_until_some(next_expiry) => self.expire_backlog(),
             }
         }
+    }
+
+    /// Fails queued sends whose reply timeout passed; they are never written.
+    fn expire_backlog(&mut self) {
+        let now = Instant::now();
+        let timeout = self.dialer.config.reply_timeout;
+        let mut kept = VecDeque::with_capacity(self.backlog.len());
+        for command in self.backlog.drain(..) {
+            match command {
+                Command::Send {
+                    reply: Some(slot), ..
+                } if slot.deadline <= now => {
+                    slot.send(Err(SendError::Timeout(timeout)));
+                }
+                other => kept.push_back(other),
+            }
+        }
+        self.backlog = kept;
     }
 
     /// Runs one connection until it ends.
@@ -322,8 +348,17 @@ impl Task {
         let mut buffer_full = self.shared.inbox.is_full();
         let mut next: Option<Attempt> = None;
         let mut was_reading = true;
+        // One timer for every reply deadline, re-armed lazily to the oldest pending send.
+        let reply_timeout = self.dialer.config.reply_timeout;
+        let expiry = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(expiry);
+        let mut expiry_armed = false;
 
         loop {
+            if !expiry_armed && let Some(deadline) = self.pending.next_deadline() {
+                expiry.as_mut().reset(deadline);
+                expiry_armed = true;
+            }
             let reading = !buffer_full || !self.pending.is_empty();
             if reading && !was_reading {
                 // We were not reading, so that silence says nothing about the peer.
@@ -389,6 +424,10 @@ impl Task {
                         return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next };
                     }
                     self.pending.sweep();
+                }
+                () = &mut expiry, if expiry_armed => {
+                    expiry_armed = false;
+                    self.pending.expire(Instant::now(), reply_timeout);
                 }
                 () = &mut deadline, if reading => {
                     let due = last_seen + timeout;
@@ -498,13 +537,20 @@ impl Task {
 
     /// Assigns the id and registers the reply slot; `None` when the sender already gave up.
     fn prepare(&mut self, frame: Outgoing, reply: Option<ReplySlot>) -> Option<Message> {
-        let id = self.take_id();
         match reply {
-            Some(slot) if slot.is_closed() => return None,
-            Some(slot) => self.pending.insert(id, slot),
-            None => {}
+            Some(slot) if slot.is_closed() => None,
+            // Its time ran out while it was queued (e.g. during a reconnect): never write it.
+            Some(slot) if slot.deadline <= Instant::now() => {
+                slot.send(Err(SendError::Timeout(self.dialer.config.reply_timeout)));
+                None
+            }
+            Some(slot) => {
+                let id = self.take_id();
+                self.pending.insert(id, slot);
+                Some(Message::Text(frame.with_id(id)))
+            }
+            None => Some(Message::Text(frame.with_id(self.take_id()))),
         }
-        Some(Message::Text(frame.with_id(id)))
     }
 
     /// Writes one send plus whatever else is queued (up to a batch), then flushes once.
@@ -580,6 +626,14 @@ fn error_event_control(event: &crate::Event) -> Control {
             Control::Continue
         }
         None => Control::Continue,
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
