@@ -1,8 +1,8 @@
 //! The `#[rtm_event]` attribute. Use it through `rtm_core::rtm_event`; this crate is an
 //! implementation detail and is versioned in lockstep with `rtm-core`.
 //!
-//! Pipeline: [`args`] parses each `#[rtm_event(...)]`, [`validate`] checks the routes and the
-//! function's signature (collecting every error), [`expand`] emits the function unchanged plus
+//! Pipeline: `args` parses each `#[rtm_event(...)]`, `validate` checks the routes and the
+//! function's signature (collecting every error), `expand` emits the function unchanged plus
 //! a hidden same-named type that registers it.
 
 mod args;
@@ -16,11 +16,13 @@ use proc_macro::TokenStream;
 ///
 /// ```ignore
 /// #[rtm_event(type = "team_join")]
-/// async fn greet(ctx: Context, join: TeamJoin) -> Result<(), BoxError> { … }
+/// async fn greet(ctx: Context, join: TeamJoin) -> Result<(), BoxError> {
+///     Ok(())
+/// }
 ///
 /// #[rtm_event(type = "message", subtype = "bot_message")] // only bot messages
 /// #[rtm_event(type = "*")]                                 // stacked: also every event
-/// async fn log(event: Event) { … }
+/// async fn log(event: Event) {}
 /// ```
 ///
 /// Keys: `type` (required; a Slack event type, or `"*"` for every event) and `subtype`
