@@ -210,13 +210,23 @@ async fn floor_client() -> Result<(), BoxError> {
 // ---------------------------------------------------------------------------------------------
 // Ours
 
-/// The fields of a `message` event an echo needs (as in examples/echo_bot.rs).
+/// The fields of a `message` event an echo needs, borrowed (as in examples/echo_bot.rs).
+#[derive(Deserialize)]
+struct Borrowed<'a> {
+    #[serde(borrow, default)]
+    user: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    channel: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: std::borrow::Cow<'a, str>,
+}
+
+/// The same fields, owned: what a dispatcher handler (a `'static` task) receives.
 #[derive(Deserialize)]
 struct Incoming {
     #[serde(default)]
     subtype: Option<String>,
     user: Option<String>,
-    channel: Option<String>,
     text: Option<String>,
 }
 
@@ -338,13 +348,11 @@ async fn ours_echo(client: RtmClient) -> Result<(), rtm_core::Error> {
                     if event.kind() != "message" || event.subtype().is_some() {
                         continue;
                     }
-                    let Ok(message) = event.parse::<Incoming>() else { continue };
-                    if message.user.as_deref() == Some(me.as_str()) {
+                    let Ok(message) = event.parse::<Borrowed<'_>>() else { continue };
+                    if message.user == me.as_str() || message.channel.is_empty() || message.text.is_empty() {
                         continue;
                     }
-                    if let (Some(channel), Some(text)) = (message.channel, message.text) {
-                        replies.push(client.send_message(&channel, &text));
-                    }
+                    replies.push(client.send_message(&message.channel, &message.text));
                 }
             }
             Some(_reply) = replies.next() => {}

@@ -114,11 +114,14 @@ impl RtmClient {
     /// [`SendError::ConnectionLost`] (never re-sent, to avoid posting twice) or
     /// [`SendError::Closed`].
     pub fn send_message(&self, channel: &str, text: &str) -> ReplyFuture {
-        self.send(&MessageFrame {
+        let frame = MessageFrame {
             kind: "message",
             channel,
             text,
-        })
+        };
+        // Room for the keys and a few escapes, so serialising rarely reallocates.
+        let size_hint = channel.len() + text.len() + text.len() / 8 + 48;
+        self.queue_with_reply(Outgoing::new(&frame, size_hint))
     }
 
     /// Sends any RTM frame that Slack answers with a reply, given as a serialisable JSON
@@ -131,7 +134,11 @@ impl RtmClient {
     /// As for [`send_message`](Self::send_message), plus [`SendError::InvalidFrame`] when
     /// `frame` is not a JSON object.
     pub fn send<T: Serialize + ?Sized>(&self, frame: &T) -> ReplyFuture {
-        let frame = match Outgoing::new(frame) {
+        self.queue_with_reply(Outgoing::new(frame, 128))
+    }
+
+    fn queue_with_reply(&self, frame: Result<Outgoing, SendError>) -> ReplyFuture {
+        let frame = match frame {
             Ok(frame) => frame,
             Err(e) => return ReplyFuture::failed(e),
         };
@@ -152,7 +159,7 @@ impl RtmClient {
     /// [`SendError::TooLarge`], [`SendError::InvalidFrame`] or [`SendError::Closed`]; nothing
     /// was queued then.
     pub fn send_without_reply<T: Serialize + ?Sized>(&self, frame: &T) -> Result<(), SendError> {
-        let frame = Outgoing::new(frame)?;
+        let frame = Outgoing::new(frame, 64)?;
         self.commands
             .send(Command::Send { frame, reply: None })
             .map_err(|_| SendError::Closed)

@@ -30,8 +30,9 @@ pub(crate) struct MessageFrame<'a> {
 
 impl Outgoing {
     /// Serialises `frame`, which must be a JSON object, and checks Slack's size limit.
-    pub(crate) fn new<T: Serialize + ?Sized>(frame: &T) -> Result<Outgoing, SendError> {
-        let mut bytes = Vec::with_capacity(RESERVED + 128);
+    /// `size_hint` is the expected JSON length, to allocate once.
+    pub(crate) fn new<T: Serialize + ?Sized>(frame: &T, size_hint: usize) -> Result<Outgoing, SendError> {
+        let mut bytes = Vec::with_capacity(RESERVED + size_hint.min(MAX_FRAME_BYTES));
         bytes.resize(RESERVED, b' ');
         serde_json::to_writer(&mut bytes, frame).map_err(|e| SendError::InvalidFrame(e.to_string()))?;
         if bytes.get(RESERVED) != Some(&b'{') {
@@ -54,25 +55,26 @@ impl Outgoing {
     /// Writes `"id":<id>` into the reserved room and returns the frame text. Leading spaces
     /// are valid JSON whitespace, so the frame is never copied.
     pub(crate) fn with_id(mut self, id: u64) -> Utf8Bytes {
+        use std::io::Write;
         let empty_object = self.buf.as_bytes().get(RESERVED + 1) == Some(&b'}');
-        let mut prefix = itoa_prefix(id, !empty_object);
-        // Pad the prefix to the reserved width (the object's own `{` is replaced too).
-        while prefix.len() < RESERVED + 1 {
-            prefix.insert(0, ' ');
+        // `{"id":` + 20 digits + `,` is at most RESERVED + 1 bytes: the reserved room plus
+        // the object's own `{`, which the prefix replaces.
+        let mut prefix = [b' '; RESERVED + 1];
+        let mut cursor = std::io::Cursor::new(&mut prefix[..]);
+        let _ = write!(cursor, "{{\"id\":{id}");
+        if !empty_object {
+            let _ = cursor.write_all(b",");
         }
-        self.buf.replace_range(..=RESERVED, &prefix);
+        let len = cursor.position() as usize;
+        // Right-align the prefix so that it ends where the object's first member begins.
+        prefix.copy_within(..len, RESERVED + 1 - len);
+        prefix[..RESERVED + 1 - len].fill(b' ');
+        // ASCII only, so this cannot fail; the range replaced is ASCII too (spaces and `{`).
+        if let Ok(prefix) = std::str::from_utf8(&prefix) {
+            self.buf.replace_range(..=RESERVED, prefix);
+        }
         Utf8Bytes::from(self.buf)
     }
-}
-
-fn itoa_prefix(id: u64, comma: bool) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(RESERVED + 1);
-    let _ = write!(s, "{{\"id\":{id}");
-    if comma {
-        s.push(',');
-    }
-    s
 }
 
 #[cfg(test)]
@@ -81,11 +83,14 @@ mod tests {
 
     #[test]
     fn id_is_written_in_place() {
-        let out = Outgoing::new(&MessageFrame {
-            kind: "message",
-            channel: "C1",
-            text: "hi \"there\"",
-        })
+        let out = Outgoing::new(
+            &MessageFrame {
+                kind: "message",
+                channel: "C1",
+                text: "hi \"there\"",
+            },
+            0,
+        )
         .unwrap();
         let text = out.with_id(42);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -93,20 +98,28 @@ mod tests {
             v,
             serde_json::json!({"id":42,"type":"message","channel":"C1","text":"hi \"there\""})
         );
-        let text = Outgoing::new(&serde_json::json!({})).unwrap().with_id(u64::MAX);
+        let text = Outgoing::new(&serde_json::json!({}), 2)
+            .unwrap()
+            .with_id(u64::MAX);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v, serde_json::json!({"id": u64::MAX}));
     }
 
     #[test]
     fn non_objects_and_oversized_frames_are_refused() {
-        assert!(matches!(Outgoing::new(&"text"), Err(SendError::InvalidFrame(_))));
+        assert!(matches!(
+            Outgoing::new(&"text", 4),
+            Err(SendError::InvalidFrame(_))
+        ));
         let big = "x".repeat(MAX_FRAME_BYTES);
-        let err = Outgoing::new(&MessageFrame {
-            kind: "message",
-            channel: "C1",
-            text: &big,
-        })
+        let err = Outgoing::new(
+            &MessageFrame {
+                kind: "message",
+                channel: "C1",
+                text: &big,
+            },
+            big.len(),
+        )
         .unwrap_err();
         assert!(
             matches!(

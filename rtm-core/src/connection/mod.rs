@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::{
     sync::{mpsc, oneshot, watch},
     time::{Instant, MissedTickBehavior},
@@ -47,6 +47,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const CLOSE_REPLY_GRACE: Duration = Duration::from_secs(2);
 /// Sends written per batch before the socket is flushed.
 const WRITE_BATCH: usize = 256;
+/// Frames handled per wake-up when a burst has already arrived.
+const READ_BATCH: usize = 256;
 
 /// State shared between the handles and the task.
 pub(crate) struct Shared {
@@ -386,31 +388,42 @@ impl Task {
                 },
                 message = socket.next(), if reading => {
                     last_seen = Instant::now();
-                    let control = match message {
-                        Some(Ok(Message::Text(text))) => self.handle_text(text),
-                        Some(Ok(Message::Binary(_))) => {
-                            self.malformed("binary frame");
-                            Control::Continue
+                    // Frames that have already arrived are handled in this same wake-up (up
+                    // to a batch), so a burst costs one pass through this loop per batch
+                    // rather than per frame.
+                    let mut message = message;
+                    let mut frames = 1;
+                    let lost = loop {
+                        match self.on_message(message) {
+                            Control::Continue => {}
+                            Control::BufferFull => {
+                                buffer_full = true;
+                                if self.pending.is_empty() {
+                                    debug!("event buffer full; pausing reads until the reader catches up");
+                                    break None;
+                                }
+                            }
+                            Control::Goodbye => {
+                                if next.is_none() {
+                                    debug!("goodbye: opening the next connection before this one closes");
+                                    next = Some(self.attempt_after(Duration::ZERO));
+                                }
+                            }
+                            Control::Reconnect(cause) => break Some(cause),
                         }
-                        Some(Ok(Message::Close(_))) | None => Control::Reconnect(DisconnectCause::Closed),
-                        Some(Err(e)) => Control::Reconnect(DisconnectCause::Io(e.to_string())),
-                        Some(Ok(_)) => Control::Continue, // websocket ping/pong: tungstenite answers pings
+                        if frames == READ_BATCH {
+                            break None;
+                        }
+                        // A noop waker is fine here: the select above polls the socket again
+                        // with the task's own waker before the task sleeps.
+                        match socket.next().now_or_never() {
+                            Some(more) => message = more,
+                            None => break None,
+                        }
+                        frames += 1;
                     };
-                    match control {
-                        Control::Continue => {}
-                        Control::BufferFull => {
-                            if self.pending.is_empty() {
-                                debug!("event buffer full; pausing reads until the reader catches up");
-                            }
-                            buffer_full = true;
-                        }
-                        Control::Goodbye => {
-                            if next.is_none() {
-                                debug!("goodbye: opening the next connection before this one closes");
-                                next = Some(self.attempt_after(Duration::ZERO));
-                            }
-                        }
-                        Control::Reconnect(cause) => return SessionEnd::Lost { cause, next },
+                    if let Some(cause) = lost {
+                        return SessionEnd::Lost { cause, next };
                     }
                 }
                 () = self.shared.inbox.wait_writable(), if buffer_full => buffer_full = false,
@@ -490,6 +503,23 @@ impl Task {
             }
         })
         .await;
+    }
+
+    /// What one websocket message means for the session.
+    fn on_message(
+        &mut self,
+        message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Control {
+        match message {
+            Some(Ok(Message::Text(text))) => self.handle_text(text),
+            Some(Ok(Message::Binary(_))) => {
+                self.malformed("binary frame");
+                Control::Continue
+            }
+            Some(Ok(Message::Close(_))) | None => Control::Reconnect(DisconnectCause::Closed),
+            Some(Err(e)) => Control::Reconnect(DisconnectCause::Io(e.to_string())),
+            Some(Ok(_)) => Control::Continue, // websocket ping/pong: tungstenite answers pings
+        }
     }
 
     /// The per-frame hot path: classify, route replies, buffer events.

@@ -287,4 +287,19 @@ mod tests {
             Frame::Malformed(_)
         ));
     }
+
+    #[test]
+    fn parse_can_borrow_from_the_frame() {
+        #[derive(serde::Deserialize)]
+        struct Borrowed<'a> {
+            channel: &'a str,
+            #[serde(borrow)]
+            text: std::borrow::Cow<'a, str>,
+        }
+        let e = event(r#"{"type":"message","channel":"C1","text":"hi"}"#);
+        let b: Borrowed<'_> = e.parse().unwrap();
+        let frame = e.json().as_bytes().as_ptr_range();
+        assert!(frame.contains(&b.channel.as_ptr()));
+        assert!(matches!(b.text, std::borrow::Cow::Borrowed(t) if frame.contains(&t.as_ptr())));
+    }
 }

@@ -7,7 +7,7 @@ mod envelope;
 
 use std::{fmt, ops::Range};
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub(crate) use envelope::{Frame, classify};
@@ -61,9 +61,13 @@ impl Event {
     /// Deserializes the event into any type, e.g. a struct of [`crate::events`] or your own
     /// serde struct. `serde_json::Value` works too.
     ///
+    /// The result may borrow from the event: a field of type `&'a str` or (for text that may
+    /// hold escapes) `#[serde(borrow)] Cow<'a, str>` points into the frame instead of
+    /// allocating a copy.
+    ///
     /// # Errors
     /// A [`ParseError`] naming the event type, the target type and the failing field.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ParseError> {
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ParseError> {
         serde_json::from_str(self.json()).map_err(|source| ParseError {
             event_type: self.kind().to_owned(),
             target: std::any::type_name::<T>(),
