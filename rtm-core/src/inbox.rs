@@ -66,6 +66,19 @@ impl Inbox {
         full
     }
 
+    /// Adds several events at once: a reader sees all of them or none.
+    pub(crate) fn extend(&self, events: impl IntoIterator<Item = Event>) {
+        let was_empty = {
+            let mut state = self.lock();
+            let was_empty = state.events.is_empty();
+            state.events.extend(events);
+            was_empty && !state.events.is_empty()
+        };
+        if was_empty {
+            self.readable.notify_waiters();
+        }
+    }
+
     pub(crate) fn is_full(&self) -> bool {
         self.lock().events.len() >= self.limit
     }

@@ -37,6 +37,27 @@ async fn invalid_token_is_a_typed_error_without_the_token() {
 }
 
 #[tokio::test]
+async fn events_sent_before_hello_are_delivered_after_it_in_order() {
+    // Slack sends `hello` first; a lenient server may not. Nothing it sent is lost.
+    let emu = rtm_core::emulator::Emulator::builder()
+        .frames_before_hello([
+            r#"{"type":"presence_change","user":"U1","presence":"away"}"#,
+            r#"{"type":"user_typing","channel":"C1","user":"U2"}"#,
+        ])
+        .start()
+        .await
+        .unwrap();
+    let client = within("connect", RtmClient::connect(config(&emu).build().unwrap()))
+        .await
+        .unwrap();
+    let first = within("read", client.read()).await.unwrap().unwrap();
+    let kinds: Vec<&str> = first.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds, ["hello", "presence_change", "user_typing"]);
+    emu.message("C1", "U1", "after");
+    assert_eq!(texts(&read_events(&client, 1).await), ["after"]);
+}
+
+#[tokio::test]
 async fn one_read_returns_everything_buffered_in_order() {
     let emu = emulator().await;
     let client = connect(&emu).await;

@@ -208,10 +208,13 @@ impl Task {
         self.backoff.reset();
         *self.shared.info.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(connected.info.clone());
         self.shared.state.send_replace(ConnectionState::Connected);
-        for event in &connected.first_events {
-            Counters::bump(&self.shared.counters.events);
-            self.shared.inbox.push(event.clone());
-        }
+        let early = connected.first_events.len() as u64;
+        self.shared
+            .counters
+            .events
+            .fetch_add(early, std::sync::atomic::Ordering::Relaxed);
+        // `hello` and any events that came before it, as one unit.
+        self.shared.inbox.extend(connected.first_events.iter().cloned());
     }
 
     /// Stops for good: readers drain what is buffered and then see `result`.

@@ -40,6 +40,7 @@ pub(super) struct Config {
     pub(super) message_rate_limit: Option<(u32, u32)>,
     pub(super) max_connects_per_sec: Option<u32>,
     pub(super) hello_delay: Duration,
+    pub(super) frames_before_hello: Vec<String>,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             message_rate_limit: None,
             max_connects_per_sec: None,
             hello_delay: Duration::ZERO,
+            frames_before_hello: Vec::new(),
         }
     }
 }
@@ -97,6 +99,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("message_rate_limit", &c.message_rate_limit)
             .field("max_connects_per_sec", &c.max_connects_per_sec)
             .field("hello_delay", &c.hello_delay)
+            .field("frames_before_hello", &c.frames_before_hello.len())
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +195,17 @@ impl EmulatorBuilder {
     /// Default zero.
     pub fn hello_delay(mut self, delay: Duration) -> Self {
         self.config.hello_delay = delay;
+        self
+    }
+
+    /// Text frames sent on each new socket *before* `hello`, as some servers other than Slack
+    /// do, so tests can check that a client keeps them. Default none.
+    pub fn frames_before_hello<I, S>(mut self, frames: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.frames_before_hello = frames.into_iter().map(Into::into).collect();
         self
     }
 

@@ -85,8 +85,13 @@ pub(super) async fn run_session(shared: Arc<Shared>, tcp: TcpStream, leftover: V
     if !accepted {
         let _ = tx.send(Out::Frame(Message::Text(frames::URL_EXPIRED.into())));
         let _ = tx.send(Out::Close(close_frame(CloseCode::Normal, "")));
-    } else if shared.config.hello_delay.is_zero() {
-        shared.mark_ready(id);
+    } else {
+        for frame in &shared.config.frames_before_hello {
+            let _ = tx.send(Out::Frame(Message::Text(frame.as_str().into())));
+        }
+        if shared.config.hello_delay.is_zero() {
+            shared.mark_ready(id);
+        }
     }
 
     let close = read_loop(&shared, id, stream, &tx, accepted).await;
