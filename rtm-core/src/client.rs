@@ -98,6 +98,11 @@ impl RtmClient {
         }
     }
 
+    /// The buffer between the connection task and readers (for the dispatcher).
+    pub(crate) fn inbox(&self) -> &crate::inbox::Inbox {
+        &self.shared.inbox
+    }
+
     /// A continuous stream of events: `while let Some(event) = events.next().await`.
     pub fn events(&self) -> Events {
         Events::new(self.clone())

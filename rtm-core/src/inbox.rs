@@ -5,7 +5,13 @@
 //! instead of dropping events or growing without bound. When the client ends, readers first
 //! drain what is left, then see the end (a clean close or the fatal error).
 
-use std::{collections::VecDeque, sync::Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use tokio::sync::Notify;
 
@@ -17,6 +23,11 @@ pub(crate) struct Inbox {
     readable: Notify,
     /// Wakes the connection task when a reader made room.
     writable: Notify,
+    /// Set while the reader cannot read on until some reply arrives (the dispatcher waiting
+    /// for handlers that await replies); the connection task then reads past the limit.
+    reader_blocked: AtomicBool,
+    /// Wakes the connection task when `reader_blocked` is set.
+    blocked: Notify,
     limit: usize,
 }
 
@@ -42,6 +53,8 @@ impl Inbox {
             }),
             readable: Notify::new(),
             writable: Notify::new(),
+            reader_blocked: AtomicBool::new(false),
+            blocked: Notify::new(),
             limit,
         }
     }
@@ -94,6 +107,24 @@ impl Inbox {
         }
     }
 
+    /// Marks the reader as blocked until the returned guard is dropped.
+    pub(crate) fn reader_blocked(&self) -> BlockedGuard<'_> {
+        self.reader_blocked.store(true, Ordering::Release);
+        self.blocked.notify_one();
+        BlockedGuard(self)
+    }
+
+    /// Waits until the reader says it is blocked.
+    pub(crate) async fn wait_reader_blocked(&self) {
+        loop {
+            let notified = self.blocked.notified();
+            if self.reader_blocked.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Ends the stream for readers once they have drained the buffer.
     pub(crate) fn end(&self, result: Result<(), Error>) {
         {
@@ -138,6 +169,15 @@ impl Inbox {
                 Take::Empty => notified.await,
             }
         }
+    }
+}
+
+/// Clears the reader's "blocked" mark when dropped.
+pub(crate) struct BlockedGuard<'a>(&'a Inbox);
+
+impl Drop for BlockedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.reader_blocked.store(false, Ordering::Release);
     }
 }
 

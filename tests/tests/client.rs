@@ -280,6 +280,37 @@ async fn slow_reader_with_small_buffer_loses_nothing() {
     );
 }
 
+/// A loop of its own that awaits each reply before reading on, while the server floods
+/// events: the replies sit behind events the full buffer refuses, so the client must read
+/// past it once the reader stalls (a reader that keeps draining never needs that).
+#[tokio::test]
+async fn reader_awaiting_each_reply_keeps_going_behind_a_full_buffer() {
+    let emu = emulator().await;
+    let client = connect_with(config(&emu).event_buffer(8)).await;
+    for i in 0..200 {
+        emu.message("C1", "U1", &i.to_string());
+    }
+    let echoed = within("200 echoes, each awaited", async {
+        let mut echoed = Vec::new();
+        while echoed.len() < 200 {
+            let batch = client.read().await.unwrap().unwrap();
+            for event in batch {
+                let message: serde_json::Value = event.parse().unwrap();
+                if message["user"] != "U1" {
+                    continue; // our own echoes, broadcast back by the emulator
+                }
+                let text = message["text"].as_str().unwrap().to_owned();
+                client.send_message("C1", &text).await.unwrap();
+                echoed.push(text);
+            }
+        }
+        echoed
+    })
+    .await;
+    assert_eq!(echoed, (0..200).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(client.stats().reconnects, 0);
+}
+
 #[tokio::test]
 async fn secrets_never_appear_in_debug_output() {
     let emu = emulator().await;

@@ -49,6 +49,10 @@ const CLOSE_REPLY_GRACE: Duration = Duration::from_secs(2);
 const WRITE_BATCH: usize = 256;
 /// Frames handled per wake-up when a burst has already arrived.
 const READ_BATCH: usize = 256;
+/// How long a full buffer may stay untouched, with sends awaiting replies, before the task
+/// reads past it (see `Task::session`). Longer than a reader needs to work through a full
+/// buffer; short enough that a reader blocked on a reply barely notices.
+const READER_STALL: Duration = Duration::from_millis(100);
 
 /// State shared between the handles and the task.
 pub(crate) struct Shared {
@@ -346,11 +350,20 @@ impl Task {
         let mut last_seen = Instant::now();
         let deadline = tokio::time::sleep_until(last_seen + timeout);
         tokio::pin!(deadline);
-        // The reader is behind: stop reading the socket (TCP pushes back on Slack), unless a
-        // send waits for its reply. Replies travel behind the events sent before them, so a
-        // reader that awaits a reply before reading on (a dispatcher handler calling
-        // `ctx.reply(..).await`) would otherwise wait forever for a reply we never read.
+        // The reader is behind: stop reading the socket, so TCP pushes back on Slack and memory
+        // stays bounded by the buffer. One exception: replies travel behind the events sent
+        // before them, so a reader that awaits a reply before reading on (a dispatcher handler
+        // calling `ctx.reply(..).await`, or a loop awaiting each send) would wait forever for
+        // a reply we never read. So when sends await replies and the reader has not made room
+        // within `READER_STALL` (or says it is blocked, as the dispatcher does), the task
+        // reads on past the limit until the reader next makes room. A reader that keeps
+        // draining never triggers this, however many replies it has in flight.
         let mut buffer_full = self.shared.inbox.is_full();
+        let mut overflowing = false;
+        let reader_stall = READER_STALL.min(self.dialer.config.reply_timeout / 4);
+        let stall = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(stall);
+        let mut stall_armed = false;
         let mut next: Option<Attempt> = None;
         let mut was_reading = true;
         // One timer for every reply deadline, re-armed lazily to the oldest pending send.
@@ -364,7 +377,14 @@ impl Task {
                 expiry.as_mut().reset(deadline);
                 expiry_armed = true;
             }
-            let reading = !buffer_full || !self.pending.is_empty();
+            let may_overflow = buffer_full && !overflowing && !self.pending.is_empty();
+            if !may_overflow {
+                stall_armed = false;
+            } else if !stall_armed {
+                stall.as_mut().reset(Instant::now() + reader_stall);
+                stall_armed = true;
+            }
+            let reading = !buffer_full || overflowing;
             if reading && !was_reading {
                 // We were not reading, so that silence says nothing about the peer.
                 last_seen = Instant::now();
@@ -401,7 +421,7 @@ impl Task {
                             Control::Continue => {}
                             Control::BufferFull => {
                                 buffer_full = true;
-                                if self.pending.is_empty() {
+                                if !overflowing {
                                     debug!("event buffer full; pausing reads until the reader catches up");
                                     break None;
                                 }
@@ -429,7 +449,20 @@ impl Task {
                         return SessionEnd::Lost { cause, next };
                     }
                 }
-                () = self.shared.inbox.wait_writable(), if buffer_full => buffer_full = false,
+                () = self.shared.inbox.wait_writable(), if buffer_full => {
+                    buffer_full = false;
+                    overflowing = false;
+                }
+                () = &mut stall, if stall_armed => {
+                    debug!("reader stalled with replies pending; reading past the full buffer");
+                    stall_armed = false;
+                    overflowing = true;
+                }
+                () = self.shared.inbox.wait_reader_blocked(), if may_overflow => {
+                    debug!("reader blocked with replies pending; reading past the full buffer");
+                    stall_armed = false;
+                    overflowing = true;
+                }
                 _ = ping_timer.tick() => {
                     // Ping only a quiet connection: any inbound frame already proves the peer
                     // alive. A websocket ping, which every RFC 6455 server answers (Slack

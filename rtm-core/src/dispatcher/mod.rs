@@ -303,14 +303,22 @@ impl RtmDispatcher {
                     Ordering::Sequential => Some(None),
                 };
                 for handler in handlers {
-                    let permit = tokio::select! {
-                        biased;
-                        () = &mut shutdown => {
-                            signalled = true;
-                            debug!(dropped = events.len() + 1, "shutdown while waiting for a permit; events not started are dropped");
-                            break 'read Ok(());
+                    let permit = match tasks.try_permit() {
+                        Some(permit) => permit,
+                        None => {
+                            // Every permit is held. If those handlers await replies, the
+                            // client must read on past its full buffer to find them.
+                            let _blocked = client.inbox().reader_blocked();
+                            tokio::select! {
+                                biased;
+                                () = &mut shutdown => {
+                                    signalled = true;
+                                    debug!(dropped = events.len() + 1, "shutdown while waiting for a permit; events not started are dropped");
+                                    break 'read Ok(());
+                                }
+                                permit = tasks.wait_permits(events.len() + 1) => permit,
+                            }
                         }
-                        permit = tasks.permit() => permit,
                     };
                     let job = Job::new(handler, &ctx, &event, permit);
                     match &lane {

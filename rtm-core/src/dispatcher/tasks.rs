@@ -121,6 +121,8 @@ pub(crate) struct Tasks {
     limit: usize,
     lanes: HashMap<LaneKey, Lane>,
     hook: Option<ErrorHook>,
+    /// Permits taken by [`Tasks::wait_permits`] and not handed out yet.
+    spare: Option<OwnedSemaphorePermit>,
 }
 
 impl Tasks {
@@ -132,19 +134,44 @@ impl Tasks {
             limit,
             lanes: HashMap::new(),
             hook,
+            spare: None,
         }
     }
 
+    /// A permit if one is free right now (or left over from an earlier wait).
+    pub(crate) fn try_permit(&mut self) -> Option<OwnedSemaphorePermit> {
+        if let Some(spare) = &mut self.spare {
+            return match spare.num_permits() {
+                1 => self.spare.take(),
+                _ => spare.split(1),
+            };
+        }
+        Arc::clone(&self.permits).try_acquire_owned().ok()
+    }
+
     /// Waits for room under the cap. While this waits the dispatcher does not read, so the
-    /// client's bounded buffer fills and it stops reading the socket.
+    /// client's bounded buffer fills (the dispatcher marks itself blocked meanwhile, so the
+    /// client still reads on to the replies its handlers await). Cancel safe: dropping the
+    /// future takes no permit.
     ///
-    /// Cancel safe: dropping the future takes no permit.
-    pub(crate) async fn permit(&self) -> OwnedSemaphorePermit {
-        match Arc::clone(&self.permits).acquire_owned().await {
-            Ok(permit) => permit,
+    /// Waits until `wanted` permits are free (at most an eighth of the cap), keeps them, and
+    /// returns one. Waking the reader once per several finished handlers rather than once
+    /// per handler saves a cross-thread wake-up per event under load; `wanted` is the
+    /// number of calls waiting, so a lone call still waits for one permit only.
+    pub(crate) async fn wait_permits(&mut self, wanted: usize) -> OwnedSemaphorePermit {
+        let n = wanted.clamp(1, (self.limit / 8).max(1));
+        let n = u32::try_from(n).unwrap_or(1);
+        let mut permits = match Arc::clone(&self.permits).acquire_many_owned(n).await {
+            Ok(permits) => permits,
             // The semaphore is owned here and never closed.
             Err(_) => unreachable!("the dispatcher's semaphore is never closed"),
+        };
+        if n == 1 {
+            return permits;
         }
+        let one = permits.split(1);
+        self.spare = Some(permits);
+        one.unwrap_or_else(|| unreachable!("split(1) of n >= 2 permits"))
     }
 
     /// Handler calls queued or running.
@@ -155,6 +182,17 @@ impl Tasks {
     /// Runs `job` on a task of its own.
     pub(crate) fn spawn(&mut self, job: Job) {
         self.set.spawn(job.run(self.hook.clone()));
+        // A finished task keeps its memory until it is joined; a batch may hold tens of
+        // thousands of events, so collect finished ones as we go, not only between batches.
+        if self.set.len() > 2 * self.limit {
+            self.join_finished();
+        }
+    }
+
+    fn join_finished(&mut self) {
+        while let Some(result) = self.set.try_join_next() {
+            log_join(result);
+        }
     }
 
     /// Queues `job` behind the earlier jobs of the same lane.
@@ -176,14 +214,13 @@ impl Tasks {
 
     /// Collects finished tasks and closes idle lanes, so neither grows without bound.
     pub(crate) fn reap(&mut self) {
-        while let Some(result) = self.set.try_join_next() {
-            log_join(result);
-        }
+        self.join_finished();
         self.lanes.retain(|_, lane| lane.pending.load(SeqCst) > 0);
     }
 
     /// Waits for every queued and running call up to `timeout`, then aborts what is left.
     pub(crate) async fn drain(mut self, timeout: Duration) {
+        self.spare = None;
         // Closing the lanes lets each worker finish its queue and end.
         self.lanes.clear();
         if self.set.is_empty() {
@@ -247,14 +284,40 @@ mod tests {
     async fn cap_is_clamped_and_counted() {
         let tasks = Tasks::new(0, None);
         assert_eq!(tasks.limit, 1);
-        let permit = tasks.permit().await;
+        let mut tasks = tasks;
+        let permit = tasks.wait_permits(1).await;
         assert_eq!(tasks.in_flight(), 1);
         assert!(
-            tokio::time::timeout(Duration::from_secs(1), tasks.permit())
+            tokio::time::timeout(Duration::from_secs(1), tasks.wait_permits(1))
                 .await
                 .is_err()
         );
         drop(permit);
         assert_eq!(tasks.in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_takes_a_few_permits_at_once_and_hands_them_out() {
+        let mut tasks = Tasks::new(16, None);
+        let mut held: Vec<_> = (0..16).map(|_| tasks.try_permit().unwrap()).collect();
+        assert!(tasks.try_permit().is_none());
+        let first = {
+            let waiter = tasks.wait_permits(10);
+            tokio::pin!(waiter);
+            drop(held.pop());
+            // One free permit is not enough when ten calls wait: it waits for two (16 / 8).
+            let early = tokio::time::timeout(Duration::from_millis(10), &mut waiter).await;
+            assert!(early.is_err());
+            drop(held.pop());
+            waiter.await
+        };
+        assert_eq!(first.num_permits(), 1);
+        let second = tasks.try_permit().expect("the spare permit");
+        assert!(tasks.try_permit().is_none(), "the cap still holds");
+        assert_eq!(tasks.in_flight(), 16);
+        drop(second);
+        // A lone call waits for one permit only.
+        let lone = tokio::time::timeout(Duration::from_millis(10), tasks.wait_permits(1)).await;
+        assert!(lone.is_ok());
     }
 }
