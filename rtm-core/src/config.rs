@@ -208,9 +208,12 @@ impl ClientConfigBuilder {
     /// stays bounded and nothing is dropped (Slack may eventually disconnect a reader that
     /// stays behind for long; the client then reconnects).
     ///
-    /// One exception keeps senders from deadlocking: while a send waits for its reply, the
-    /// client keeps reading, because Slack's replies travel behind the events sent before
-    /// them. The excess is then bounded by what arrives within the reply timeout.
+    /// One exception keeps senders from deadlocking. Slack's replies travel behind the events
+    /// sent before them, so a reader that awaits a reply before reading on would wait forever
+    /// behind a full buffer. When sends await replies and the reader has not taken anything
+    /// for 100 ms (or the dispatcher's handlers hold every permit), the client reads past the
+    /// limit until the reader next takes a batch. A reader that keeps taking batches stays
+    /// within the limit however many replies it has in flight.
     pub fn event_buffer(mut self, events: usize) -> Self {
         self.event_buffer = events;
         self
