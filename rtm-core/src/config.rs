@@ -8,8 +8,8 @@ use crate::{Error, secret::Token};
 
 /// Slack's Web API base URL.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
-/// How often a quiet connection is pinged (a websocket ping, answered by every RFC 6455
-/// server). Slack's docs advise pinging every few seconds when idle.
+/// How often a quiet connection is pinged (an RTM `ping`, which Slack answers with `pong`).
+/// Slack's docs advise pinging every few seconds when idle.
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// How long the connection may stay silent (no frame at all) before it is declared dead.
 /// With the default interval a pong is due every 5 s, so a half-open TCP connection is

@@ -112,6 +112,30 @@ async fn silent_server_is_detected_by_keepalive() {
     assert_eq!(texts(&events), numbers(0..6));
 }
 
+/// A server stuck above the websocket layer: its websocket library still answers protocol
+/// pings, but RTM goes unanswered. Only an RTM `ping` tells the two apart.
+#[tokio::test]
+async fn server_stalled_above_the_websocket_layer_is_detected() {
+    let emu = emulator().await;
+    let client = connect(&emu).await;
+    let mut state = client.state();
+    emu.stall_rtm(true);
+    let cause = within("keepalive timeout", async {
+        loop {
+            state.changed().await.unwrap();
+            if let ConnectionState::Reconnecting { cause } = &*state.borrow() {
+                return cause.clone();
+            }
+        }
+    })
+    .await;
+    assert_eq!(cause, DisconnectCause::KeepaliveTimeout);
+    emu.stall_rtm(false);
+    eventually("reconnected", || client.stats().reconnects == 1).await;
+    push_texts(&emu, 0..3);
+    assert_eq!(texts(&read_events(&client, 3).await), numbers(0..3));
+}
+
 #[tokio::test]
 async fn rate_limited_reconnect_waits_exactly_retry_after() {
     let emu = emulator().await;

@@ -465,10 +465,11 @@ impl Task {
                 }
                 _ = ping_timer.tick() => {
                     // Ping only a quiet connection: any inbound frame already proves the peer
-                    // alive. A websocket ping, which every RFC 6455 server answers (Slack
-                    // too); its pong counts as a frame like any other.
+                    // alive. An RTM `ping`, not a websocket ping: a server whose websocket
+                    // library answers protocol pings on its own can stall at the RTM level
+                    // (the "silent" failure) and still pong; its `pong` proves RTM is alive.
                     if last_seen.elapsed() >= keepalive / 2
-                        && let Err(e) = socket.send(Message::Ping(Default::default())).await
+                        && let Err(e) = socket.send(Message::Text(ping_frame(self.take_id()))).await
                     {
                         return SessionEnd::Lost { cause: DisconnectCause::Io(e.to_string()), next };
                     }
@@ -693,6 +694,11 @@ fn error_event_control(event: &crate::Event) -> Control {
         }
         None => Control::Continue,
     }
+}
+
+/// `{"id":N,"type":"ping"}`: Slack answers with `{"type":"pong","reply_to":N}`.
+fn ping_frame(id: u64) -> Utf8Bytes {
+    format!(r#"{{"id":{id},"type":"ping"}}"#).into()
 }
 
 /// Sleeps until `deadline`, or forever without one.

@@ -56,6 +56,15 @@ impl Emulator {
         }
     }
 
+    /// While `true`, answers no RTM frame (no `pong`, no replies, nothing posted) but keeps
+    /// the websocket itself healthy: websocket pings are still answered, as many servers'
+    /// websocket libraries do on their own. Models a server stuck above the websocket layer,
+    /// which a client only notices through RTM-level pings.
+    pub fn stall_rtm(&self, stalled: bool) {
+        debug!(stalled, "fault: RTM stall");
+        self.shared().rtm_stalled.store(stalled, Ordering::SeqCst);
+    }
+
     /// Answers the next `times` `rtm.connect` calls with HTTP 429, `Retry-After:
     /// retry_after_secs` and `{"ok":false,"error":"ratelimited"}`, to test a client's respect
     /// for Slack's rate limits.

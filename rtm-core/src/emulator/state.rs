@@ -42,6 +42,8 @@ pub(super) struct Shared {
     pub(super) sockets_opened: AtomicUsize,
     pub(super) live_sockets: AtomicUsize,
     pub(super) silent: Arc<AtomicBool>,
+    /// RTM frames go unanswered while the websocket layer stays healthy.
+    pub(super) rtm_stalled: AtomicBool,
     /// Set once, when the emulator stops; the listener and HTTP connections watch it.
     pub(super) shutdown: watch::Sender<bool>,
     pub(super) message_limit: Mutex<Option<TokenBucket>>,
@@ -67,6 +69,7 @@ impl Shared {
             sockets_opened: AtomicUsize::new(0),
             live_sockets: AtomicUsize::new(0),
             silent: Arc::new(AtomicBool::new(false)),
+            rtm_stalled: AtomicBool::new(false),
             shutdown: watch::Sender::new(false),
             message_limit: Mutex::new(message_limit),
             clock: TsClock::new(),
@@ -75,6 +78,11 @@ impl Shared {
 
     pub(super) fn is_silent(&self) -> bool {
         self.silent.load(Ordering::SeqCst)
+    }
+
+    /// Whether client RTM frames go unanswered (silence or an RTM-level stall).
+    pub(super) fn ignores_rtm(&self) -> bool {
+        self.is_silent() || self.rtm_stalled.load(Ordering::SeqCst)
     }
 
     /// The next message `ts`: unique, strictly increasing, ASCII-sortable.

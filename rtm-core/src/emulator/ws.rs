@@ -178,7 +178,7 @@ fn on_text(shared: &Shared, tx: &mpsc::UnboundedSender<Out>, text: &str) {
     let is_ping = frame.get("type").and_then(Value::as_str) == Some("ping");
     // Decide before recording (recording moves the frame), act after, so a test that saw a
     // reply always finds the frame in `sent()`.
-    let answer = if shared.is_silent() {
+    let answer = if shared.ignores_rtm() {
         Answer::Nothing
     } else {
         inbound::answer(&frame)
