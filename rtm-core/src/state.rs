@@ -105,7 +105,11 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Relaxed);
+        Self::add(counter, 1);
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> Stats {

@@ -11,6 +11,7 @@ use rtm_tests::{
     config, connect, connect_with, emulator, eventually, init_tracing, read_events, texts, within,
 };
 use serde_json::json;
+use tokio::sync::watch;
 
 /// Records every state the client publishes (a watch shows the latest; transitions that last
 /// at least a scheduler tick are seen).
@@ -25,6 +26,16 @@ fn record_states(client: &RtmClient) -> Arc<Mutex<Vec<ConnectionState>>> {
         }
     });
     seen
+}
+
+/// The cause of the next `Reconnecting` state.
+async fn reconnect_cause(state: &mut watch::Receiver<ConnectionState>) -> DisconnectCause {
+    loop {
+        state.changed().await.unwrap();
+        if let ConnectionState::Reconnecting { cause } = &*state.borrow() {
+            return cause.clone();
+        }
+    }
 }
 
 fn push_texts(emu: &Emulator, range: std::ops::Range<usize>) {
@@ -95,15 +106,7 @@ async fn silent_server_is_detected_by_keepalive() {
     eventually("3 events", || client.stats().events >= 4).await;
     emu.set_silent(true);
     // Keepalive timeout is 300 ms in the test config.
-    let cause = within("keepalive timeout", async {
-        loop {
-            state.changed().await.unwrap();
-            if let ConnectionState::Reconnecting { cause } = &*state.borrow() {
-                return cause.clone();
-            }
-        }
-    })
-    .await;
+    let cause = within("keepalive timeout", reconnect_cause(&mut state)).await;
     assert_eq!(cause, DisconnectCause::KeepaliveTimeout);
     emu.set_silent(false);
     eventually("reconnected", || client.stats().reconnects == 1).await;
@@ -120,15 +123,7 @@ async fn server_stalled_above_the_websocket_layer_is_detected() {
     let client = connect(&emu).await;
     let mut state = client.state();
     emu.stall_rtm(true);
-    let cause = within("keepalive timeout", async {
-        loop {
-            state.changed().await.unwrap();
-            if let ConnectionState::Reconnecting { cause } = &*state.borrow() {
-                return cause.clone();
-            }
-        }
-    })
-    .await;
+    let cause = within("keepalive timeout", reconnect_cause(&mut state)).await;
     assert_eq!(cause, DisconnectCause::KeepaliveTimeout);
     emu.stall_rtm(false);
     eventually("reconnected", || client.stats().reconnects == 1).await;

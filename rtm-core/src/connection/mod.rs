@@ -212,11 +212,7 @@ impl Task {
         self.backoff.reset();
         *self.shared.info.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(connected.info.clone());
         self.shared.state.send_replace(ConnectionState::Connected);
-        let early = connected.first_events.len() as u64;
-        self.shared
-            .counters
-            .events
-            .fetch_add(early, std::sync::atomic::Ordering::Relaxed);
+        Counters::add(&self.shared.counters.events, connected.first_events.len() as u64);
         // `hello` and any events that came before it, as one unit.
         self.shared.inbox.extend(connected.first_events.iter().cloned());
     }
