@@ -98,9 +98,10 @@ impl RtmClient {
         }
     }
 
-    /// The buffer between the connection task and readers (for the dispatcher).
-    pub(crate) fn inbox(&self) -> &crate::inbox::Inbox {
-        &self.shared.inbox
+    /// Tells the connection that this reader cannot read on until some reply arrives (the
+    /// dispatcher with every permit held by handlers awaiting replies), until the guard drops.
+    pub(crate) fn reader_blocked(&self) -> impl Drop + '_ {
+        self.shared.inbox.reader_blocked()
     }
 
     /// A continuous stream of events: `while let Some(event) = events.next().await`.

@@ -308,7 +308,7 @@ impl RtmDispatcher {
                         None => {
                             // Every permit is held. If those handlers await replies, the
                             // client must read on past its full buffer to find them.
-                            let _blocked = client.inbox().reader_blocked();
+                            let _blocked = client.reader_blocked();
                             tokio::select! {
                                 biased;
                                 () = &mut shutdown => {
