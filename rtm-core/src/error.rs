@@ -140,9 +140,15 @@ pub enum SendError {
         /// Slack's message.
         msg: String,
     },
-    /// No reply arrived within the reply timeout. The frame may or may not have been posted.
+    /// The frame was written but no reply arrived within the reply timeout. It may or may not
+    /// have been posted: retrying can post twice.
     #[error("no reply from slack within {0:?}; the frame may or may not have been posted")]
     Timeout(Duration),
+    /// The reply timeout passed before the frame could be written (the client was
+    /// reconnecting, or the socket did not take it). It was never sent: retrying cannot
+    /// post twice.
+    #[error("not sent within {0:?} (no connection could take it); nothing was sent")]
+    NotSent(Duration),
     /// The connection was lost after the frame was written and before its reply arrived. It is
     /// never re-sent (that could post twice); the frame may or may not have been posted.
     #[error("connection lost before slack replied; the frame may or may not have been posted")]
@@ -164,6 +170,26 @@ pub enum SendError {
     /// Slack's reply could not be understood.
     #[error("malformed reply from slack: {0}")]
     MalformedReply(String),
+}
+
+impl SendError {
+    /// Whether Slack refused the frame because of its rate limit (code `-1`, "slow down"):
+    /// nothing was posted, and the same frame may be sent again after a pause.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, SendError::Slack { code: -1, .. })
+    }
+
+    /// Whether the frame certainly never reached Slack, so sending it again cannot post
+    /// twice.
+    pub fn was_not_sent(&self) -> bool {
+        matches!(
+            self,
+            SendError::NotSent(_)
+                | SendError::Closed
+                | SendError::TooLarge { .. }
+                | SendError::InvalidFrame(_)
+        ) || self.is_rate_limited()
+    }
 }
 
 /// Why [`Event::parse`](crate::Event::parse) failed: names the event type and, through
@@ -209,6 +235,18 @@ mod tests {
             .to_string(),
             "slack refused the frame: message text is missing (code 2)"
         );
+        assert_eq!(
+            SendError::NotSent(Duration::from_secs(10)).to_string(),
+            "not sent within 10s (no connection could take it); nothing was sent"
+        );
+        assert!(SendError::NotSent(Duration::from_secs(1)).was_not_sent());
+        assert!(!SendError::Timeout(Duration::from_secs(1)).was_not_sent());
+        assert!(!SendError::ConnectionLost.was_not_sent());
+        let slow_down = SendError::Slack {
+            code: -1,
+            msg: "slow down".into(),
+        };
+        assert!(slow_down.is_rate_limited() && slow_down.was_not_sent());
         assert_eq!(
             SendError::TooLarge {
                 len: 20_000,

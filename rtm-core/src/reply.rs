@@ -109,7 +109,9 @@ impl Future for ReplyFuture {
 
 #[derive(Deserialize)]
 struct ReplyBody {
-    ok: bool,
+    /// Absent in a `pong` answering an application's own `ping`: that is a success.
+    #[serde(default)]
+    ok: Option<bool>,
     reply_to: u64,
     #[serde(default)]
     ts: Option<String>,
@@ -129,7 +131,7 @@ struct ReplyError {
 
 fn parse_reply(text: &str) -> Result<Reply, SendError> {
     let body: ReplyBody = serde_json::from_str(text).map_err(|e| SendError::MalformedReply(e.to_string()))?;
-    if body.ok {
+    if body.ok.unwrap_or(body.error.is_none()) {
         Ok(Reply {
             reply_to: body.reply_to,
             ts: body.ts,
@@ -160,5 +162,7 @@ mod tests {
             parse_reply(r#"{"ok":false,"reply_to":1,"error":{"code":2,"msg":"message text is missing"}}"#)
                 .unwrap_err();
         assert!(matches!(e, SendError::Slack { code: 2, .. }), "{e}");
+        let pong = parse_reply(r#"{"type":"pong","reply_to":4,"time":1}"#).unwrap();
+        assert_eq!(pong.reply_to, 4);
     }
 }

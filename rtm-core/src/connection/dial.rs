@@ -1,24 +1,46 @@
-//! One connection attempt: `rtm.connect`, the websocket handshake, then `hello`, all within
-//! the connect timeout. A failed attempt drops its socket, so none is ever left open.
+//! One connection attempt: the protocol's Web API call for a URL, the websocket handshake,
+//! then `hello`, all within the connect timeout. A failed attempt drops its socket, so none is
+//! ever left open.
 
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
+use futures::{FutureExt, Sink, Stream, StreamExt, future::BoxFuture};
 use tokio::{net::TcpStream, time::Instant};
 use tokio_tungstenite::{
-    Connector, MaybeTlsStream, WebSocketStream,
-    tungstenite::{Message, protocol::WebSocketConfig},
+    Connector as TlsConnector, MaybeTlsStream, WebSocketStream,
+    tungstenite::{Error as WsError, Message, protocol::WebSocketConfig},
 };
 use tracing::debug;
 
-use crate::{
-    ClientConfig, ConnectionInfo, Error, Event,
-    event::{Frame, classify},
-    state::Counters,
-    web_api,
-};
+use super::protocol::{Inbound, Protocol};
+use crate::{ClientConfig, ConnectionInfo, Error, Event, state::Counters};
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a session runs over: any websocket (a TCP one in production, an in-memory pair in
+/// tests).
+pub(crate) trait WsSocket:
+    Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send + 'static
+{
+}
+
+impl<T> WsSocket for T where
+    T: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send + 'static
+{
+}
+
+/// Where sockets come from: the driver asks for one per attempt.
+pub(crate) trait Connector: Send + Sync + 'static {
+    /// The socket a successful attempt yields.
+    type Socket: WsSocket;
+    /// The protocol spoken on it.
+    type Protocol: Protocol;
+
+    fn protocol(&self) -> &Self::Protocol;
+
+    /// One attempt, bounded as a whole by the connect timeout.
+    fn connect(self: Arc<Self>) -> BoxFuture<'static, Result<Connected<Self::Socket>, Error>>;
+}
 
 /// Largest frame accepted from Slack. Bigger frames end the connection with a read error
 /// (the client then reconnects); nothing is buffered beyond this.
@@ -28,79 +50,97 @@ pub(crate) const MAX_INBOUND_FRAME: usize = 16 * 1024 * 1024;
 const READ_BUFFER: usize = 16 * 1024;
 
 /// What a dial needs; shared by the connection task and its in-flight attempts.
-pub(crate) struct Dialer {
+pub(crate) struct Dialer<P> {
     pub(crate) config: ClientConfig,
+    protocol: P,
     http: reqwest::Client,
     counters: Arc<Counters>,
-    /// When the next `rtm.connect` may start (the minimum connect interval).
+    /// When the next Web API call for a URL may start (the minimum connect interval).
     next_call: Mutex<Instant>,
 }
 
 /// A connection that reached `hello`.
-pub(crate) struct Connected {
-    pub(crate) socket: Socket,
+pub(crate) struct Connected<S> {
+    pub(crate) socket: S,
     pub(crate) info: ConnectionInfo,
     /// The `hello` event followed by any event a lenient server sent before it, delivered
     /// to readers like any other.
     pub(crate) first_events: Vec<Event>,
 }
 
-impl Dialer {
-    pub(crate) fn new(config: ClientConfig, http: reqwest::Client, counters: Arc<Counters>) -> Self {
+impl<P: Protocol> Dialer<P> {
+    pub(crate) fn new(
+        config: ClientConfig,
+        protocol: P,
+        http: reqwest::Client,
+        counters: Arc<Counters>,
+    ) -> Self {
         Dialer {
             config,
+            protocol,
             http,
             counters,
             next_call: Mutex::new(Instant::now()),
         }
     }
 
-    /// One attempt, bounded by the connect timeout, and never sooner than the minimum
-    /// connect interval after the previous one.
-    pub(crate) async fn dial(self: Arc<Self>) -> Result<Connected, Error> {
-        let start = {
-            let mut next_call = self.next_call.lock().unwrap_or_else(|p| p.into_inner());
-            let start = (*next_call).max(Instant::now());
-            *next_call = start + self.config.min_connect_interval;
-            start
-        };
-        tokio::time::sleep_until(start).await;
-        tokio::time::timeout(self.config.connect_timeout, self.dial_inner())
-            .await
-            .unwrap_or(Err(Error::Timeout(
-                "rtm.connect, the websocket handshake and hello",
-            )))
-    }
-
-    async fn dial_inner(&self) -> Result<Connected, Error> {
+    async fn dial_inner(&self) -> Result<Connected<Socket>, Error> {
         Counters::bump(&self.counters.connect_calls);
-        let granted = web_api::rtm_connect(&self.http, &self.config).await?;
+        let opened = self.protocol.open(&self.http).await?;
         // The socket URL carries a single-use ticket: log only its host.
-        debug!(host = granted.url.host_str().unwrap_or(""), "opening websocket");
+        debug!(host = opened.url.host_str().unwrap_or(""), "opening websocket");
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(MAX_INBOUND_FRAME);
         ws_config.max_frame_size = Some(MAX_INBOUND_FRAME);
         // tungstenite's default 128 KiB read buffer is resident in every connection; RTM
         // frames are small, and 16 KiB keeps thousands of connections cheap.
         ws_config.read_buffer_size = READ_BUFFER;
-        let connector = match granted.url.scheme() {
-            "wss" => Connector::Rustls(crate::tls::client_config()),
-            _ => Connector::Plain,
+        let connector = match opened.url.scheme() {
+            "wss" => TlsConnector::Rustls(crate::tls::client_config()),
+            _ => TlsConnector::Plain,
         };
         let (mut socket, _) = tokio_tungstenite::connect_async_tls_with_config(
-            granted.url.as_str(),
+            opened.url.as_str(),
             Some(ws_config),
             true,
             Some(connector),
         )
         .await
         .map_err(|e| Error::websocket("handshake failed", Some(Arc::new(scrub(e)))))?;
-        let first_events = wait_for_hello(&mut socket).await?;
+        let first_events = wait_for_hello(&self.protocol, &mut socket).await?;
         Ok(Connected {
             socket,
-            info: granted.info,
+            info: opened.info,
             first_events,
         })
+    }
+}
+
+impl<P: Protocol> Connector for Dialer<P> {
+    type Socket = Socket;
+    type Protocol = P;
+
+    fn protocol(&self) -> &P {
+        &self.protocol
+    }
+
+    /// Never sooner than the minimum connect interval after the previous attempt.
+    fn connect(self: Arc<Self>) -> BoxFuture<'static, Result<Connected<Socket>, Error>> {
+        async move {
+            let start = {
+                let mut next_call = self.next_call.lock().unwrap_or_else(|p| p.into_inner());
+                let start = (*next_call).max(Instant::now());
+                *next_call = start + self.config.min_connect_interval;
+                start
+            };
+            tokio::time::sleep_until(start).await;
+            tokio::time::timeout(self.config.connect_timeout, self.dial_inner())
+                .await
+                .unwrap_or(Err(Error::Timeout(
+                    "the Web API call, the websocket handshake and hello",
+                )))
+        }
+        .boxed()
     }
 }
 
@@ -110,7 +150,10 @@ const MAX_EARLY_EVENTS: usize = 1024;
 
 /// Waits for `hello`; an `error` event (e.g. expired URL) fails the attempt. Returns `hello`
 /// followed by any events that came before it, so none is lost.
-async fn wait_for_hello(socket: &mut Socket) -> Result<Vec<Event>, Error> {
+pub(crate) async fn wait_for_hello<P: Protocol, S: WsSocket>(
+    protocol: &P,
+    socket: &mut S,
+) -> Result<Vec<Event>, Error> {
     let mut early = Vec::new();
     loop {
         let message = match socket.next().await {
@@ -128,19 +171,23 @@ async fn wait_for_hello(socket: &mut Socket) -> Result<Vec<Event>, Error> {
             Message::Close(_) => return Err(Error::websocket("socket closed before hello", None)),
             _ => continue,
         };
-        match classify(text) {
-            Frame::Event(event) if event.kind() == "hello" => {
+        match protocol.classify(text) {
+            Inbound::Hello(event) => {
                 early.insert(0, event);
                 return Ok(early);
             }
-            Frame::Event(event) if event.kind() == "error" => {
+            Inbound::Ended(_, Some(event)) | Inbound::Event(event) if event.kind() == "error" => {
                 return Err(Error::Protocol(format!(
                     "slack sent an error instead of hello: {}",
                     event.json()
                 )));
             }
-            Frame::Event(event) if early.len() < MAX_EARLY_EVENTS => early.push(event),
-            Frame::Event(_) => return Err(Error::Protocol("too many events before hello".into())),
+            Inbound::Event(event) | Inbound::Retiring(event) if early.len() < MAX_EARLY_EVENTS => {
+                early.push(event)
+            }
+            Inbound::Event(_) | Inbound::Retiring(_) => {
+                return Err(Error::Protocol("too many events before hello".into()));
+            }
             _ => continue,
         }
     }

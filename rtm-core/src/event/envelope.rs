@@ -16,8 +16,8 @@ pub(crate) enum Frame {
     Event(Event),
     /// A reply to one of our frames: `reply_to` and no `type` (or `reply_to` with `ok`).
     Reply { reply_to: u64, text: Utf8Bytes },
-    /// A `pong` answering one of our pings.
-    Pong,
+    /// A `pong` answering one of our pings (`reply_to` is the ping's id when given).
+    Pong { reply_to: Option<u64>, text: Utf8Bytes },
     /// Not JSON, not an object, or neither `type` nor `reply_to`.
     Malformed(&'static str),
 }
@@ -89,7 +89,9 @@ enum Peeked {
     Reply {
         reply_to: u64,
     },
-    Pong,
+    Pong {
+        reply_to: Option<u64>,
+    },
     Malformed(&'static str),
 }
 
@@ -108,7 +110,9 @@ fn peek(text: &str) -> Peeked {
         };
     };
     if kind.0 == "pong" {
-        return Peeked::Pong;
+        return Peeked::Pong {
+            reply_to: peek.reply_to,
+        };
     }
     // Slack's replies have no `type`, but a server that adds one to a reply (`ok` plus
     // `reply_to`) still answers our send: events never carry `ok`.
@@ -147,7 +151,7 @@ pub(crate) fn classify(text: Utf8Bytes) -> Frame {
         },
         Peeked::Escaped { kind, subtype } => rebuilt(&kind, subtype.as_deref(), text),
         Peeked::Reply { reply_to } => Frame::Reply { reply_to, text },
-        Peeked::Pong => Frame::Pong,
+        Peeked::Pong { reply_to } => Frame::Pong { reply_to, text },
         Peeked::Malformed(reason) => Frame::Malformed(reason),
     }
 }
@@ -235,7 +239,10 @@ mod tests {
         ));
         assert!(matches!(
             classify(Utf8Bytes::from_static(r#"{"type":"pong","reply_to":3,"time":1}"#)),
-            Frame::Pong
+            Frame::Pong {
+                reply_to: Some(3),
+                ..
+            }
         ));
         assert!(matches!(
             classify(Utf8Bytes::from_static(

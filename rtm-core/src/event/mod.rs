@@ -36,7 +36,7 @@ impl Event {
         match classify(Utf8Bytes::from(text.into())) {
             Frame::Event(event) => Ok(event),
             Frame::Malformed(reason) => Err(crate::Error::Protocol(reason.to_string())),
-            Frame::Reply { .. } | Frame::Pong => Err(crate::Error::Protocol(
+            Frame::Reply { .. } | Frame::Pong { .. } => Err(crate::Error::Protocol(
                 "a reply has no `type`, so it is not an event".into(),
             )),
         }

@@ -1,4 +1,4 @@
-//! Sends waiting for their reply, by id, with their deadlines.
+//! Reply matching: sends written and waiting for their reply, by id, with their deadlines.
 //!
 //! Ids grow in call order and every send gets the same reply timeout, so ordering by id is
 //! ordering by deadline: the first entry is always the next to expire.
@@ -11,11 +11,11 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::{SendError, reply::ReplySlot};
 
 #[derive(Default)]
-pub(crate) struct Pending {
+pub(crate) struct Replies {
     slots: BTreeMap<u64, ReplySlot>,
 }
 
-impl Pending {
+impl Replies {
     pub(crate) fn insert(&mut self, id: u64, slot: ReplySlot) {
         self.slots.insert(id, slot);
     }
@@ -66,7 +66,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expires_oldest_first_and_only_when_due() {
-        let mut pending = Pending::default();
+        let mut pending = Replies::default();
         let start = Instant::now();
         let timeout = Duration::from_secs(10);
         let (a, fa) = ReplySlot::new(start + timeout);

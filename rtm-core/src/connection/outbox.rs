@@ -1,0 +1,228 @@
+//! What the connection will write, in order: keepalive probes first, then the application's
+//! sends in call order. A send gets its id, and its reply slot is registered, only when the
+//! socket takes it, so a send that never reached a socket is known never to have been sent.
+
+use std::{collections::VecDeque, time::Duration};
+
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use super::replies::Replies;
+use crate::{SendError, outgoing::Outgoing, reply::ReplySlot};
+
+/// One send from a handle: the frame, and where its reply goes (`None` for frames Slack does
+/// not answer, such as `typing`).
+pub(crate) struct Send {
+    pub(crate) frame: Outgoing,
+    pub(crate) reply: Option<ReplySlot>,
+}
+
+/// Where the socket writer takes its next frame from.
+pub(crate) trait FrameSource {
+    /// Whether a frame may be waiting.
+    fn has_frames(&self) -> bool;
+    /// The next frame to write, now committed to the socket; `None` when nothing is left.
+    fn next_frame(&mut self) -> Option<Message>;
+}
+
+/// A source with nothing to write (a retiring socket takes no new frames).
+pub(crate) struct Nothing;
+
+impl FrameSource for Nothing {
+    fn has_frames(&self) -> bool {
+        false
+    }
+
+    fn next_frame(&mut self) -> Option<Message> {
+        None
+    }
+}
+
+pub(crate) struct Outbox {
+    /// Keepalive probes, written before any send.
+    control: VecDeque<Utf8Bytes>,
+    sends: VecDeque<Send>,
+    /// Sends written and awaiting their reply.
+    pub(crate) replies: Replies,
+    /// Ids are unique for the client's lifetime, so a late reply from an old connection can
+    /// never be mistaken for the reply to a new frame.
+    next_id: u64,
+    reply_timeout: Duration,
+}
+
+impl Outbox {
+    pub(crate) fn new(reply_timeout: Duration) -> Self {
+        Outbox {
+            control: VecDeque::new(),
+            sends: VecDeque::new(),
+            replies: Replies::default(),
+            next_id: 1,
+            reply_timeout,
+        }
+    }
+
+    pub(crate) fn push(&mut self, send: Send) {
+        self.sends.push_back(send);
+    }
+
+    /// Sends not written yet.
+    pub(crate) fn queued(&self) -> usize {
+        self.sends.len()
+    }
+
+    /// Queues a probe built by `ping` with a fresh id (one the reply table never holds, so
+    /// its pong is recognised as the keepalive's).
+    pub(crate) fn push_probe(&mut self, ping: impl FnOnce(u64) -> Utf8Bytes) {
+        let id = self.take_id();
+        self.control.push_back(ping(id));
+    }
+
+    /// Keepalive probes are per socket: a new socket starts without the old one's.
+    pub(crate) fn drop_probes(&mut self) {
+        self.control.clear();
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// When the next reply or queued send runs out of time.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let queued = self
+            .sends
+            .iter()
+            .find_map(|send| send.reply.as_ref().map(|slot| slot.deadline));
+        match (self.replies.next_deadline(), queued) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fails what ran out of time: written sends with [`SendError::Timeout`], queued ones
+    /// (never written, never to be) with [`SendError::NotSent`].
+    pub(crate) fn expire(&mut self, now: Instant) {
+        self.replies.expire(now, self.reply_timeout);
+        if self
+            .sends
+            .iter()
+            .any(|send| send.reply.as_ref().is_some_and(|slot| slot.deadline <= now))
+        {
+            let timeout = self.reply_timeout;
+            self.sends.retain_mut(|send| match send.reply.take() {
+                Some(slot) if slot.deadline <= now => {
+                    slot.send(Err(SendError::NotSent(timeout)));
+                    false
+                }
+                reply => {
+                    send.reply = reply;
+                    true
+                }
+            });
+        }
+    }
+
+    /// Fails every send not written yet with `error` (the client is stopping).
+    pub(crate) fn fail_queued(&mut self, error: &SendError) {
+        for send in self.sends.drain(..) {
+            if let Some(slot) = send.reply {
+                slot.send(Err(error.clone()));
+            }
+        }
+        self.control.clear();
+    }
+}
+
+impl FrameSource for Outbox {
+    fn has_frames(&self) -> bool {
+        !self.control.is_empty() || !self.sends.is_empty()
+    }
+
+    fn next_frame(&mut self) -> Option<Message> {
+        if let Some(probe) = self.control.pop_front() {
+            return Some(Message::Text(probe));
+        }
+        while let Some(Send { frame, reply }) = self.sends.pop_front() {
+            match reply {
+                // The caller gave up before it was written: never write it.
+                Some(slot) if slot.is_closed() => {}
+                Some(slot) if slot.deadline <= Instant::now() => {
+                    slot.send(Err(SendError::NotSent(self.reply_timeout)));
+                }
+                Some(slot) => {
+                    let id = self.take_id();
+                    self.replies.insert(id, slot);
+                    return Some(Message::Text(frame.with_id(id)));
+                }
+                None => {
+                    let id = self.take_id();
+                    return Some(Message::Text(frame.with_id(id)));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(deadline: Instant) -> (Send, crate::ReplyFuture) {
+        let (slot, future) = ReplySlot::new(deadline);
+        let frame = Outgoing::new(&serde_json::json!({"type": "message", "text": "hi"}), 64).unwrap();
+        (
+            Send {
+                frame,
+                reply: Some(slot),
+            },
+            future,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn probes_go_first_and_ids_follow_write_order() {
+        let timeout = Duration::from_secs(10);
+        let mut outbox = Outbox::new(timeout);
+        let (a, _fa) = send(Instant::now() + timeout);
+        outbox.push(a);
+        outbox.push_probe(|id| format!(r#"{{"id":{id},"type":"ping"}}"#).into());
+        let Some(Message::Text(first)) = outbox.next_frame() else {
+            panic!()
+        };
+        assert!(
+            first.contains(r#""type":"ping""#) && first.contains(r#""id":1"#),
+            "{first}"
+        );
+        let Some(Message::Text(second)) = outbox.next_frame() else {
+            panic!()
+        };
+        assert!(second.contains(r#""id":2"#), "{second}");
+        assert!(outbox.next_frame().is_none());
+        assert!(!outbox.replies.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_sends_that_time_out_were_never_sent_and_written_ones_may_have_been() {
+        let timeout = Duration::from_secs(10);
+        let mut outbox = Outbox::new(timeout);
+        let t0 = Instant::now();
+        let (written, written_reply) = send(t0 + timeout);
+        outbox.push(written);
+        assert!(outbox.next_frame().is_some());
+        let (queued, queued_reply) = send(t0 + timeout + Duration::from_millis(1));
+        outbox.push(queued);
+        assert_eq!(outbox.next_deadline(), Some(t0 + timeout));
+        outbox.expire(t0 + timeout);
+        assert!(matches!(written_reply.await, Err(SendError::Timeout(_))));
+        assert_eq!(outbox.queued(), 1, "not due yet");
+        outbox.expire(t0 + timeout + Duration::from_millis(1));
+        let error = queued_reply.await.unwrap_err();
+        assert!(
+            matches!(error, SendError::NotSent(_)) && error.was_not_sent(),
+            "{error}"
+        );
+        assert_eq!(outbox.queued(), 0);
+    }
+}

@@ -1,0 +1,53 @@
+//! The seam between the connection core and a wire protocol.
+//!
+//! Everything protocol-specific about a connection sits behind [`Protocol`]: how to obtain a
+//! socket URL, what an inbound frame means, and what a keepalive probe looks like. The driver,
+//! the session, keepalive, the read gate and reply deadlines only ever see [`Inbound`], so a
+//! second protocol (Socket Mode) plugs in without touching them.
+
+use futures::future::BoxFuture;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use url::Url;
+
+use crate::{ConnectionInfo, DisconnectCause, Error, Event};
+
+/// A fresh socket URL and what the server told us about the connection.
+pub(crate) struct Opened {
+    /// Where to open the websocket. It carries a single-use ticket: a secret.
+    pub(crate) url: Url,
+    /// Who we are connected as.
+    pub(crate) info: ConnectionInfo,
+}
+
+/// What one inbound text frame means for the connection.
+pub(crate) enum Inbound {
+    /// The server is ready: the first frame of a working connection.
+    Hello(Event),
+    /// An event for the application.
+    Event(Event),
+    /// The answer to one of our frames, by the id it was sent with.
+    Reply { reply_to: u64, text: Utf8Bytes },
+    /// The answer to a ping; `reply_to` is the ping's id when the server gave it.
+    Pong { reply_to: Option<u64>, text: Utf8Bytes },
+    /// The server will close this socket soon (`goodbye`): open the replacement first. The
+    /// event is still handed to the application.
+    Retiring(Event),
+    /// This socket is useless from now on: reconnect. The event, if any, is still handed to
+    /// the application.
+    Ended(DisconnectCause, Option<Event>),
+    /// Not a frame we can use; counted and skipped.
+    Malformed(&'static str),
+}
+
+/// One wire protocol (RTM today; Socket Mode next).
+pub(crate) trait Protocol: Send + Sync + 'static {
+    /// Obtains a fresh socket URL (one Web API call). Retrying is the driver's business.
+    fn open<'a>(&'a self, http: &'a reqwest::Client) -> BoxFuture<'a, Result<Opened, Error>>;
+
+    /// What `text` means. Runs once per inbound frame: keep it cheap.
+    fn classify(&self, text: Utf8Bytes) -> Inbound;
+
+    /// A keepalive probe with the given id; the server's answer classifies as
+    /// [`Inbound::Pong`] (or any other frame, which proves the peer alive just as well).
+    fn ping(&self, id: u64) -> Utf8Bytes;
+}

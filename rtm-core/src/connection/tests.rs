@@ -1,0 +1,393 @@
+//! The connection core on a paused clock, over in-memory sockets: keepalive, reply deadlines,
+//! the retry schedule and a peer that stops reading, each to the millisecond and without
+//! sleeping.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::{FutureExt, SinkExt, StreamExt, future::BoxFuture};
+use tokio::{
+    io::DuplexStream,
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{Message, protocol::Role},
+};
+
+use super::{
+    Command, Shared,
+    backoff::ReconnectPacer,
+    dial::{Connected, Connector, wait_for_hello},
+    driver,
+    rtm::Rtm,
+};
+use crate::{
+    ClientConfig, ConnectionInfo, Error, ReplyFuture, SendError,
+    outgoing::{MessageFrame, Outgoing},
+    reply::ReplySlot,
+    state::Counters,
+};
+
+type Ws = WebSocketStream<DuplexStream>;
+
+const MS: Duration = Duration::from_millis(1);
+const INTERVAL: Duration = Duration::from_millis(5000);
+const TIMEOUT: Duration = Duration::from_millis(10_000);
+const REPLY_TIMEOUT: Duration = Duration::from_millis(30_000);
+
+/// Hands each connection's server end to the test; fails the attempts it is told to.
+struct Pipes {
+    protocol: Rtm,
+    servers: mpsc::UnboundedSender<Ws>,
+    /// When each attempt started.
+    attempts: Mutex<Vec<Instant>>,
+    /// Attempts to fail before the next success.
+    failures: Mutex<VecDeque<Error>>,
+    /// Bytes each direction of a pipe buffers before a write waits.
+    pipe_bytes: usize,
+}
+
+impl Connector for Pipes {
+    type Socket = Ws;
+    type Protocol = Rtm;
+
+    fn protocol(&self) -> &Rtm {
+        &self.protocol
+    }
+
+    fn connect(self: Arc<Self>) -> BoxFuture<'static, Result<Connected<Ws>, Error>> {
+        async move {
+            self.attempts.lock().unwrap().push(Instant::now());
+            if let Some(error) = self.failures.lock().unwrap().pop_front() {
+                return Err(error);
+            }
+            let (client, server) = tokio::io::duplex(self.pipe_bytes);
+            let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+            let mut server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+            server.send(Message::text(r#"{"type":"hello"}"#)).await.unwrap();
+            let _ = self.servers.send(server);
+            let first_events = wait_for_hello(&self.protocol, &mut client).await?;
+            let info: ConnectionInfo =
+                serde_json::from_str(r#"{"self":{"id":"U1","name":"bot"},"team":{"id":"T1"}}"#).unwrap();
+            Ok(Connected {
+                socket: client,
+                info,
+                first_events,
+            })
+        }
+        .boxed()
+    }
+}
+
+struct Harness {
+    pipes: Arc<Pipes>,
+    servers: mpsc::UnboundedReceiver<Ws>,
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+fn config() -> ClientConfig {
+    ClientConfig::builder("xoxb-test")
+        .keepalive_interval(INTERVAL)
+        .keepalive_timeout(TIMEOUT)
+        .reply_timeout(REPLY_TIMEOUT)
+        .reconnect_backoff(Duration::from_secs(1), Duration::from_secs(8))
+        .build()
+        .unwrap()
+}
+
+async fn start_with(pipe_bytes: usize, failures: Vec<Error>) -> Harness {
+    let (servers_tx, servers) = mpsc::unbounded_channel();
+    let config = config();
+    let pipes = Arc::new(Pipes {
+        protocol: Rtm::new(config.clone()),
+        servers: servers_tx,
+        attempts: Mutex::new(Vec::new()),
+        failures: Mutex::new(failures.into()),
+        pipe_bytes,
+    });
+    let pacer = Arc::new(ReconnectPacer::new(100, 20));
+    let (shared, commands) = driver::start(pipes.clone(), &config, Arc::new(Counters::default()), pacer)
+        .await
+        .unwrap();
+    Harness {
+        pipes,
+        servers,
+        shared,
+        commands,
+    }
+}
+
+async fn start() -> Harness {
+    start_with(64 * 1024, Vec::new()).await
+}
+
+impl Harness {
+    async fn server(&mut self) -> Ws {
+        self.servers.recv().await.expect("a connection")
+    }
+
+    fn send(&self, text: &str) -> ReplyFuture {
+        let frame = Outgoing::new(
+            &MessageFrame {
+                kind: "message",
+                channel: "C1",
+                text,
+            },
+            64,
+        )
+        .unwrap();
+        let (slot, reply) = ReplySlot::new(Instant::now() + REPLY_TIMEOUT);
+        self.commands
+            .send(Command::Send {
+                frame,
+                reply: Some(slot),
+            })
+            .ok()
+            .unwrap();
+        reply
+    }
+
+    fn attempts(&self) -> Vec<Instant> {
+        self.pipes.attempts.lock().unwrap().clone()
+    }
+
+    async fn disconnect(&self) {
+        let (done, closed) = oneshot::channel();
+        self.commands.send(Command::Close { done }).ok().unwrap();
+        closed.await.unwrap();
+    }
+}
+
+/// The next text frame the server reads, with when it arrived.
+async fn next_text(server: &mut Ws) -> (String, Instant) {
+    loop {
+        match server.next().await {
+            Some(Ok(Message::Text(text))) => return (text.to_string(), Instant::now()),
+            Some(Ok(_)) => continue,
+            other => panic!("server expected a frame, got {other:?}"),
+        }
+    }
+}
+
+fn id_of(frame: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(frame).unwrap()["id"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn connect_returns_with_hello_recorded() {
+    let h = start().await;
+    assert!(h.shared.state.borrow().is_connected());
+    assert_eq!(h.shared.counters.snapshot().events, 1);
+    match h.shared.inbox.try_take() {
+        crate::inbox::Take::Events(events) => assert_eq!(events[0].kind(), "hello"),
+        _ => panic!("hello must be readable when connect() returns"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn quiet_connection_is_probed_at_the_interval_and_dropped_at_the_timeout() {
+    let mut h = start().await;
+    let t0 = Instant::now();
+    let mut server = h.server().await;
+    let (ping, at) = next_text(&mut server).await;
+    assert!(ping.contains(r#""type":"ping""#), "{ping}");
+    assert_eq!(at - t0, INTERVAL, "probe exactly when quiet for the interval");
+    // Never answered: the next connection starts exactly at the timeout.
+    let _second = h.server().await;
+    let attempts = h.attempts();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[1] - t0, TIMEOUT);
+    assert_eq!(h.shared.counters.snapshot().reconnects, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answered_probe_keeps_the_connection() {
+    let mut h = start().await;
+    let t0 = Instant::now();
+    let mut server = h.server().await;
+    for round in 1..=3u32 {
+        let (ping, at) = next_text(&mut server).await;
+        assert_eq!(at - t0, INTERVAL * round + 20 * MS * (round - 1));
+        tokio::time::advance(20 * MS).await;
+        let pong = format!(r#"{{"type":"pong","reply_to":{}}}"#, id_of(&ping));
+        server.send(Message::text(pong)).await.unwrap();
+    }
+    assert_eq!(h.attempts().len(), 1, "never reconnected");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_applications_own_ping_resolves_with_its_pong() {
+    let mut h = start().await;
+    let mut server = h.server().await;
+    let frame = Outgoing::new(&serde_json::json!({"type": "ping"}), 32).unwrap();
+    let (slot, reply) = ReplySlot::new(Instant::now() + REPLY_TIMEOUT);
+    h.commands
+        .send(Command::Send {
+            frame,
+            reply: Some(slot),
+        })
+        .ok()
+        .unwrap();
+    let (ping, _) = next_text(&mut server).await;
+    let pong = format!(r#"{{"type":"pong","reply_to":{}}}"#, id_of(&ping));
+    server.send(Message::text(pong)).await.unwrap();
+    assert_eq!(reply.await.unwrap().reply_to, id_of(&ping));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_send_times_out_exactly_at_the_reply_timeout() {
+    let mut h = start().await;
+    let mut server = h.server().await;
+    let sent_at = Instant::now();
+    let reply = h.send("hi");
+    let (frame, _) = next_text(&mut server).await;
+    assert!(frame.contains(r#""text":"hi""#));
+    // Keep the connection alive meanwhile, so only the reply deadline is at play.
+    let keep_alive = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(1000 * MS).await;
+            if server
+                .send(Message::text(r#"{"type":"user_typing"}"#))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let error = reply.await.unwrap_err();
+    assert!(
+        matches!(error, SendError::Timeout(t) if t == REPLY_TIMEOUT),
+        "{error}"
+    );
+    assert_eq!(Instant::now() - sent_at, REPLY_TIMEOUT);
+    keep_alive.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_connections_retry_at_once_then_back_off_exponentially() {
+    let transient = || Error::Timeout("test");
+    let mut h = start_with(64 * 1024, Vec::new()).await;
+    let server = h.server().await;
+    h.pipes
+        .failures
+        .lock()
+        .unwrap()
+        .extend([transient(), transient(), transient()]);
+    let lost_at = Instant::now();
+    drop(server);
+    let _next = h.server().await;
+    let attempts = h.attempts();
+    assert_eq!(attempts.len(), 5);
+    let gaps: Vec<Duration> = attempts[1..].windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(
+        attempts[1] - lost_at,
+        Duration::ZERO,
+        "a lone loss retries at once"
+    );
+    for (gap, full) in gaps.iter().zip([1000u64, 2000, 4000]) {
+        let full = Duration::from_millis(full);
+        assert!(
+            *gap >= full / 2 && *gap <= full,
+            "gap {gap:?} outside [{:?}, {full:?}]",
+            full / 2
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_stops_reading_is_dropped_within_the_keepalive_timeout() {
+    // 8 KiB per direction, plus tungstenite's 128 KiB write buffer: 100 sends of 2 KB fill
+    // both, and some never reach the socket.
+    let mut h = start_with(8 * 1024, Vec::new()).await;
+    let mut server = h.server().await;
+    let text = "x".repeat(2000);
+    let stuck_from = Instant::now();
+    let replies: Vec<ReplyFuture> = (0..100).map(|_| h.send(&text)).collect();
+    // The server keeps sending events but never reads: only the stuck write can tell.
+    let pusher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(500 * MS).await;
+            if server
+                .send(Message::text(r#"{"type":"user_typing"}"#))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut next = h.server().await;
+    let detected = h.attempts()[1] - stuck_from;
+    assert_eq!(
+        detected, TIMEOUT,
+        "reconnects exactly when the write has waited the keepalive timeout"
+    );
+    // The new server reads and answers everything.
+    let answering = tokio::spawn(async move {
+        while let Some(Ok(message)) = next.next().await {
+            if let Message::Text(frame) = message {
+                let ok = format!(r#"{{"ok":true,"reply_to":{},"ts":"1.1"}}"#, id_of(&frame));
+                next.send(Message::text(ok)).await.unwrap();
+            }
+        }
+    });
+    let (mut lost, mut sent_later) = (0, 0);
+    for reply in replies {
+        match reply.await {
+            Err(SendError::ConnectionLost) => lost += 1,
+            // Frames that never reached the dead socket go out on the next connection.
+            Ok(_) => sent_later += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        lost >= 1,
+        "frames written to the dead socket fail with ConnectionLost"
+    );
+    assert!(sent_later >= 1, "frames the dead socket never took are not lost");
+    assert_eq!(lost + sent_later, 100);
+    assert_eq!(h.attempts().len(), 2);
+    pusher.abort();
+    answering.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn sends_queued_while_reconnecting_that_outlive_their_timeout_are_never_sent() {
+    let mut h = start().await;
+    let server = h.server().await;
+    h.pipes
+        .failures
+        .lock()
+        .unwrap()
+        .extend((0..10).map(|_| Error::Timeout("test")));
+    drop(server);
+    tokio::task::yield_now().await;
+    let reply = h.send("late");
+    let error = reply.await.unwrap_err();
+    assert!(
+        matches!(error, SendError::NotSent(t) if t == REPLY_TIMEOUT),
+        "{error}"
+    );
+    assert!(error.was_not_sent());
+    h.pipes.failures.lock().unwrap().clear();
+    let mut next = h.server().await;
+    let reply = h.send("on time");
+    let (frame, _) = next_text(&mut next).await;
+    assert!(
+        frame.contains("on time"),
+        "the expired send was never written: {frame}"
+    );
+    let ok = format!(r#"{{"ok":true,"reply_to":{},"ts":"1.1"}}"#, id_of(&frame));
+    next.send(Message::text(ok)).await.unwrap();
+    assert_eq!(reply.await.unwrap().ts.as_deref(), Some("1.1"));
+    h.disconnect().await;
+}
