@@ -89,7 +89,7 @@ impl<C: Connector> Driver<C> {
                         // Frames that have already arrived are handled in this same wake-up
                         // (up to a batch): a burst costs one pass through this loop per batch.
                         let mut frame = frame;
-                        for _ in 0..READ_BATCH {
+                        for handled in 1.. {
                             match self.on_frame(frame) {
                                 Control::Continue => {}
                                 Control::BufferFull => {
@@ -106,6 +106,9 @@ impl<C: Connector> Driver<C> {
                                     retiring = true;
                                 }
                                 Control::Ended(cause) => return lost(cause, next),
+                            }
+                            if handled == READ_BATCH {
+                                break;
                             }
                             match wire.next_ready() {
                                 Some(more) => frame = more,
