@@ -328,7 +328,10 @@ async fn sends_that_outlive_the_reply_timeout_while_reconnecting_are_never_writt
     eventually("reconnecting", || !client.state().borrow().is_connected()).await;
     let err = client.send_message("C1", "late").await.unwrap_err();
     // Never written, and the error says so: a retry cannot double-post.
-    assert!(matches!(err, SendError::NotSent(_)) && err.was_not_sent(), "{err}");
+    assert!(
+        matches!(err, SendError::NotSent(_)) && err.was_not_sent(),
+        "{err}"
+    );
     eventually("reconnected", || client.stats().reconnects == 1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
@@ -425,4 +428,131 @@ async fn a_reply_that_never_comes_times_out_on_a_live_connection() {
     within("next reply", client.send_message("C1", "still there"))
         .await
         .unwrap();
+}
+
+/// A server that stops reading (its TCP window fills) while the socket stays open: writes
+/// block, yet the client notices within the keepalive timeout (+ a margin) and reconnects;
+/// sends written to the dead socket fail with `ConnectionLost`.
+#[tokio::test]
+async fn a_server_that_stops_reading_is_detected_and_replaced() {
+    init_tracing();
+    let emu = Emulator::builder()
+        .broadcast_sent_messages(false)
+        .start()
+        .await
+        .unwrap();
+    let client = connect(&emu).await;
+    let mut state = client.state();
+    emu.stop_reading(true);
+    let stopped = Instant::now();
+    let text = "x".repeat(2000);
+    // Pipelined 2 KB sends: far more than the socket buffers take.
+    let sends: Vec<_> = (0..2000).map(|_| client.send_message("C1", &text)).collect();
+    let cause = within("keepalive timeout", reconnect_cause(&mut state)).await;
+    let detected = stopped.elapsed();
+    assert_eq!(cause, DisconnectCause::KeepaliveTimeout);
+    // Keepalive timeout is 300 ms in the test config; the margin covers scheduling.
+    assert!(
+        detected >= Duration::from_millis(300) && detected < Duration::from_millis(800),
+        "detected after {detected:?}"
+    );
+    emu.stop_reading(false);
+    let mut lost = 0;
+    for send in sends {
+        match within("send outcome", send).await {
+            Err(SendError::ConnectionLost) => lost += 1,
+            // Sends the dead socket never took go out on the new connection.
+            Ok(_) => {}
+            Err(other) => panic!("unexpected send error: {other}"),
+        }
+    }
+    assert!(
+        lost > 0,
+        "sends written to the dead socket fail with ConnectionLost"
+    );
+    eventually("reconnected", || client.stats().reconnects >= 1).await;
+    push_texts(&emu, 0..3);
+    assert_eq!(texts(&read_events(&client, 3).await), numbers(0..3));
+}
+
+/// Make before break does not wait on the old server: once the replacement says `hello`, its
+/// events flow at once, even when the old socket is kept open for seconds.
+#[tokio::test]
+async fn goodbye_with_a_lingering_old_socket_switches_without_waiting_for_its_close() {
+    let emu = Emulator::builder()
+        .goodbye_close_delay(Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let client = connect(&emu).await;
+    push_texts(&emu, 0..3);
+    assert_eq!(texts(&read_events(&client, 3).await), numbers(0..3));
+    emu.goodbye();
+    assert!(
+        emu.wait_for_connections(2, Duration::from_secs(5)).await,
+        "the replacement said hello"
+    );
+    let hello_at = Instant::now();
+    // Pushed only to the new socket (the old one was told goodbye).
+    push_texts(&emu, 3..6);
+    let events = read_events(&client, 3).await;
+    let first_event_after = hello_at.elapsed();
+    assert_eq!(texts(&events), numbers(3..6), "nothing lost, nothing duplicated");
+    assert!(
+        first_event_after < Duration::from_millis(100),
+        "first event from the replacement came {first_event_after:?} after its hello"
+    );
+    assert_eq!(client.stats().reconnects, 1);
+    assert_eq!(emu.connect_calls(), 2, "exactly one new rtm.connect");
+}
+
+/// A lone connection that drops retries at once: jitter is for storms, not for one client.
+/// (The median of five drops, so one slow scheduling on a shared machine does not decide.)
+#[tokio::test]
+async fn a_lone_drop_retries_at_once() {
+    let emu = emulator().await;
+    let client = connect(&emu).await;
+    let mut gaps = Vec::new();
+    for round in 1..=5 {
+        eventually("connected", || client.state().borrow().is_connected()).await;
+        let calls = emu.connect_calls();
+        let dropped = Instant::now();
+        emu.drop_connections();
+        within("next rtm.connect", async {
+            while emu.connect_calls() == calls {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        gaps.push(dropped.elapsed());
+        eventually("reconnected", || client.stats().reconnects == round).await;
+    }
+    gaps.sort();
+    assert!(
+        gaps[2] < Duration::from_millis(10),
+        "next rtm.connect after {gaps:?}"
+    );
+}
+
+/// What `connect()` promises holds the moment it returns, on a multi-threaded runtime too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_agrees_with_connect_the_moment_it_returns() {
+    let emu = emulator().await;
+    for _ in 0..20 {
+        let client = RtmClient::connect(config(&emu).build().unwrap()).await.unwrap();
+        assert!(client.state().borrow().is_connected());
+        assert_eq!(client.stats().events, 1);
+        let hello = client.try_read().unwrap().unwrap();
+        assert_eq!(hello.iter().next().map(|e| e.kind()), Some("hello"));
+        client.disconnect().await;
+    }
+}
+
+/// An application's own `ping` resolves with its `pong` (keepalive pongs are told apart by id).
+#[tokio::test]
+async fn an_applications_own_ping_resolves_with_its_pong() {
+    let emu = emulator().await;
+    let client = connect(&emu).await;
+    let reply = within("pong", client.send(&json!({"type": "ping", "time": 7}))).await;
+    assert!(reply.is_ok(), "{reply:?}");
 }

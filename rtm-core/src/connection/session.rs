@@ -175,18 +175,18 @@ impl<C: Connector> Driver<C> {
     /// after them, in order.
     fn take_commands(&mut self, first: Option<Command>) -> Option<Option<tokio::sync::oneshot::Sender<()>>> {
         let mut command = first;
-        for _ in 0..COMMAND_BATCH {
+        for taken in 1.. {
             match command {
                 None => return Some(None),
                 Some(Command::Close { done }) => return Some(Some(done)),
                 Some(Command::Send { frame, reply }) => self.outbox.push(Send { frame, reply }),
             }
-            if self.outbox.queued() >= MAX_QUEUED {
-                return None;
+            if taken == COMMAND_BATCH || self.outbox.queued() >= MAX_QUEUED {
+                break;
             }
             command = match self.commands.try_recv() {
                 Ok(command) => Some(command),
-                Err(_) => return None,
+                Err(_) => break,
             };
         }
         None

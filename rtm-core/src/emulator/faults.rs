@@ -21,16 +21,15 @@ impl Emulator {
     }
 
     /// Sends `{"type":"goodbye"}` to every socket, then closes each (close code 1000) after
-    /// the builder's `goodbye_close_delay`, as Slack does before a server restart.
+    /// the builder's `goodbye_close_delay`, as Slack does before a server restart. Events
+    /// pushed after the goodbye go only to sockets opened since.
     pub fn goodbye(&self) {
         debug!("fault: goodbye");
         let delay = self.shared().config.goodbye_close_delay;
-        self.shared().each_socket(|socket| {
-            if socket.ready {
-                let _ = socket.tx.send(Out::Frame(Message::Text(frames::GOODBYE.into())));
-                let close = close_frame(CloseCode::Normal, "goodbye");
-                let _ = socket.tx.send(Out::CloseAfter(delay, close));
-            }
+        self.shared().retire_ready(|socket| {
+            let _ = socket.tx.send(Out::Frame(Message::Text(frames::GOODBYE.into())));
+            let close = close_frame(CloseCode::Normal, "goodbye");
+            let _ = socket.tx.send(Out::CloseAfter(delay, close));
         });
     }
 
@@ -53,6 +52,18 @@ impl Emulator {
         self.shared().silent.store(silent, Ordering::SeqCst);
         if !silent {
             self.shared().each_socket(|socket| socket.gate.wake_writer());
+        }
+    }
+
+    /// While `true`, reads nothing from any socket but keeps TCP open and keeps sending: the
+    /// client's frames (pings included) pile up in TCP buffers until its writes block, as
+    /// with a server that stopped reading. Lets a test check that a client whose writes
+    /// cannot complete still notices the dead peer.
+    pub fn stop_reading(&self, stopped: bool) {
+        debug!(stopped, "fault: stop reading");
+        self.shared().reading_stopped.store(stopped, Ordering::SeqCst);
+        if !stopped {
+            self.shared().each_socket(|socket| socket.gate.wake_reader());
         }
     }
 

@@ -1,7 +1,9 @@
 //! A TCP stream wrapper that lets the emulator stall or cut one websocket from outside its
 //! tasks: [`Gate::abort`] fails every read and write at once (an abrupt drop), and the
 //! emulator-wide silence flag holds every write, including the pongs tungstenite queues by
-//! itself, while reads go on (so closes and oversized frames are still seen).
+//! itself, while reads go on (so closes and oversized frames are still seen). The
+//! emulator-wide "stop reading" flag holds every read while writes go on: the client's frames
+//! pile up in TCP buffers until its writes block, as with a peer that stopped reading.
 
 use std::io;
 use std::pin::Pin;
@@ -18,16 +20,18 @@ use tokio::net::TcpStream;
 pub(super) struct Gate {
     aborted: AtomicBool,
     silent: Arc<AtomicBool>,
+    reading_stopped: Arc<AtomicBool>,
     read_waker: AtomicWaker,
     write_waker: AtomicWaker,
 }
 
 impl Gate {
-    /// A gate that follows the emulator-wide `silent` flag.
-    pub(super) fn new(silent: Arc<AtomicBool>) -> Self {
+    /// A gate that follows the emulator-wide `silent` and `reading_stopped` flags.
+    pub(super) fn new(silent: Arc<AtomicBool>, reading_stopped: Arc<AtomicBool>) -> Self {
         Self {
             aborted: AtomicBool::new(false),
             silent,
+            reading_stopped,
             read_waker: AtomicWaker::new(),
             write_waker: AtomicWaker::new(),
         }
@@ -43,6 +47,11 @@ impl Gate {
     /// Wakes a writer held by silence; call after clearing the silence flag.
     pub(super) fn wake_writer(&self) {
         self.write_waker.wake();
+    }
+
+    /// Wakes a reader held by "stop reading"; call after clearing the flag.
+    pub(super) fn wake_reader(&self) {
+        self.read_waker.wake();
     }
 
     fn aborted(&self) -> bool {
@@ -89,6 +98,9 @@ impl AsyncRead for GatedStream {
         this.gate.read_waker.register(cx.waker());
         if this.gate.aborted() {
             return Poll::Ready(Err(aborted_error()));
+        }
+        if this.gate.reading_stopped.load(Ordering::SeqCst) {
+            return Poll::Pending;
         }
         Pin::new(&mut this.inner).poll_read(cx, buf)
     }

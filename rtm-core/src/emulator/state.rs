@@ -42,6 +42,8 @@ pub(super) struct Shared {
     pub(super) sockets_opened: AtomicUsize,
     pub(super) live_sockets: AtomicUsize,
     pub(super) silent: Arc<AtomicBool>,
+    /// Client frames are not read (writes go on) while set.
+    pub(super) reading_stopped: Arc<AtomicBool>,
     /// RTM frames go unanswered while the websocket layer stays healthy.
     pub(super) rtm_stalled: AtomicBool,
     /// Set once, when the emulator stops; the listener and HTTP connections watch it.
@@ -69,6 +71,7 @@ impl Shared {
             sockets_opened: AtomicUsize::new(0),
             live_sockets: AtomicUsize::new(0),
             silent: Arc::new(AtomicBool::new(false)),
+            reading_stopped: Arc::new(AtomicBool::new(false)),
             rtm_stalled: AtomicBool::new(false),
             shutdown: watch::Sender::new(false),
             message_limit: Mutex::new(message_limit),
@@ -105,12 +108,24 @@ impl Shared {
             .is_none_or(|bucket| bucket.try_take(Instant::now()))
     }
 
-    /// Queues a frame for every session that got `hello`, in the same order for all.
+    /// Queues a frame for every session that got `hello` and was not told `goodbye`, in the
+    /// same order for all.
     pub(super) fn push(&self, message: &Message) {
         let sockets = lock(&self.sockets);
-        for entry in sockets.entries.iter().filter(|e| e.ready) {
+        for entry in sockets.entries.iter().filter(|e| e.ready && !e.retiring) {
             // A closed receiver means the session is ending; its frames are moot.
             let _ = entry.tx.send(Out::Frame(message.clone()));
+        }
+    }
+
+    /// Marks every ready session as retiring (told `goodbye`): it gets no more pushes, as a
+    /// Slack server about to close a socket delivers new events on the replacement. Runs `f`
+    /// on each of them.
+    pub(super) fn retire_ready(&self, mut f: impl FnMut(&SocketEntry)) {
+        let mut sockets = lock(&self.sockets);
+        for entry in sockets.entries.iter_mut().filter(|e| e.ready && !e.retiring) {
+            entry.retiring = true;
+            f(entry);
         }
     }
 
@@ -133,6 +148,7 @@ impl Shared {
             tx,
             gate,
             ready: false,
+            retiring: false,
         });
         self.sockets_opened.fetch_add(1, Ordering::SeqCst);
         self.live_sockets.fetch_add(1, Ordering::SeqCst);
@@ -190,6 +206,8 @@ pub(super) struct SocketEntry {
     pub(super) gate: Arc<Gate>,
     /// Got `hello`: receives pushes and counts as a connection.
     pub(super) ready: bool,
+    /// Told `goodbye`: receives no more pushes.
+    pub(super) retiring: bool,
 }
 
 /// `rtm.connect` state: tickets, the scripted faults and the per-second limit.

@@ -57,7 +57,10 @@ pub(super) fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
 /// `leftover` holds bytes the client sent after its request head.
 pub(super) async fn run_session(shared: Arc<Shared>, tcp: TcpStream, leftover: Vec<u8>, ticket: &str) {
     let accepted = lock(&shared.connects).take_ticket(ticket, Instant::now());
-    let gate = Arc::new(Gate::new(Arc::clone(&shared.silent)));
+    let gate = Arc::new(Gate::new(
+        Arc::clone(&shared.silent),
+        Arc::clone(&shared.reading_stopped),
+    ));
     let max = shared.config.max_client_frame;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
