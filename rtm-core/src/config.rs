@@ -17,8 +17,10 @@ pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a send waits for Slack's reply (including time spent waiting for a reconnect).
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long `rtm.connect`, the websocket handshake and `hello` together may take.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one connection attempt (`rtm.connect`, the websocket handshake and `hello`
+/// together) may take. With the retry policy's first delay (at most
+/// [`DEFAULT_BACKOFF_BASE`]), a stuck attempt is abandoned and a new one started within 9 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 /// Events buffered for the reader before the client stops reading the socket.
 pub const DEFAULT_EVENT_BUFFER: usize = 16 * 1024;
 /// First delay of the exponential reconnect backoff (after the immediate first retry).
@@ -236,7 +238,13 @@ impl ClientConfigBuilder {
     }
 
     /// Failed attempts the first connect makes before giving up (default
-    /// [`DEFAULT_INITIAL_CONNECT_ATTEMPTS`]).
+    /// [`DEFAULT_INITIAL_CONNECT_ATTEMPTS`]; 429s are waited out and count separately, up to
+    /// twice as many). The first connect and reconnects share one retry policy (immediate
+    /// first retry after a loss, then exponential backoff with jitter, exact `Retry-After` on
+    /// 429, never on auth errors); only the first connect gives up, so that a wrong URL or
+    /// token fails [`RtmClient::connect`](crate::RtmClient::connect) instead of hanging.
+    /// Reconnects never give up on transient errors. Many clients of one process reconnecting
+    /// at once (a network blip) are paced process-wide: 20 at once, then 100 per second.
     pub fn initial_connect_attempts(mut self, attempts: u32) -> Self {
         self.initial_connect_attempts = attempts.max(1);
         self
