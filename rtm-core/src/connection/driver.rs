@@ -2,7 +2,7 @@
 //! reconnects), runs a session on it, replaces it when it ends, and stops for good on a
 //! close request or a fatal error. It knows nothing of any wire protocol.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use tokio::{
@@ -249,17 +249,13 @@ pub(super) async fn sleep_until_some(deadline: Option<Instant>) {
 }
 
 /// Awaits the attempt in `slot` if there is one; pending forever otherwise.
-pub(super) fn in_flight<S>(
-    slot: &mut Option<Attempt<S>>,
-) -> impl Future<Output = Result<Connected<S>, Error>> + '_ {
-    async move {
-        match slot.as_mut() {
-            Some(attempt) => {
-                let result = attempt.await;
-                *slot = None;
-                result
-            }
-            None => std::future::pending().await,
+pub(super) async fn in_flight<S>(slot: &mut Option<Attempt<S>>) -> Result<Connected<S>, Error> {
+    match slot.as_mut() {
+        Some(attempt) => {
+            let result = attempt.await;
+            *slot = None;
+            result
         }
+        None => std::future::pending().await,
     }
 }
