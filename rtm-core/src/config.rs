@@ -57,6 +57,7 @@ pub struct ClientConfig {
     pub(crate) backoff_max: Duration,
     pub(crate) min_connect_interval: Duration,
     pub(crate) initial_connect_attempts: u32,
+    pub(crate) send_pace: Option<(Duration, u32)>,
 }
 
 impl ClientConfig {
@@ -75,6 +76,7 @@ impl ClientConfig {
             backoff_max: DEFAULT_BACKOFF_MAX,
             min_connect_interval: DEFAULT_MIN_CONNECT_INTERVAL,
             initial_connect_attempts: DEFAULT_INITIAL_CONNECT_ATTEMPTS,
+            send_pace: None,
         }
     }
 
@@ -159,6 +161,7 @@ pub struct ClientConfigBuilder {
     backoff_max: Duration,
     min_connect_interval: Duration,
     initial_connect_attempts: u32,
+    send_pace: Option<(Duration, u32)>,
 }
 
 impl ClientConfigBuilder {
@@ -250,6 +253,28 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Paces sends on the client side: `burst` at once, then one per `interval` (off by
+    /// default). Slack allows about one message per second per connection, with short bursts,
+    /// and refuses the excess with `SendError::Slack { code: -1 }` ("slow down", see
+    /// [`SendError::is_rate_limited`](crate::SendError::is_rate_limited)). With pacing, a bot
+    /// that posts in a loop is slowed down instead: sends wait their turn, in call order, and
+    /// the reply timeout of a paced send counts from when it is written.
+    ///
+    /// # Examples
+    /// ```
+    /// # fn demo() -> Result<(), rtm_core::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let config = rtm_core::ClientConfig::builder("xoxb-…")
+    ///     .pace_sends(Duration::from_secs(1), 3) // Slack's pace, bursts of 3
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pace_sends(mut self, interval: Duration, burst: u32) -> Self {
+        self.send_pace = Some((interval, burst));
+        self
+    }
+
     /// Validates and builds the configuration.
     ///
     /// # Errors
@@ -283,6 +308,7 @@ impl ClientConfigBuilder {
             backoff_max: self.backoff_max.max(self.backoff_base),
             min_connect_interval: self.min_connect_interval,
             initial_connect_attempts: self.initial_connect_attempts,
+            send_pace: self.send_pace.map(|(interval, burst)| (interval, burst.max(1))),
         })
     }
 }

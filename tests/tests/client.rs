@@ -329,3 +329,37 @@ async fn secrets_never_appear_in_debug_output() {
         assert!(!shown.contains(&secret_part), "token leaked: {shown}");
     }
 }
+
+/// Slack's message rate limit: without pacing, a burst past it is refused ("slow down",
+/// recognisable); with `pace_sends` at Slack's pace, every message of the same burst is posted.
+#[tokio::test]
+async fn pacing_turns_rate_limit_refusals_into_waiting() {
+    let emu = rtm_core::emulator::Emulator::builder()
+        .message_rate_limit(Some((4, 2)))
+        .broadcast_sent_messages(false)
+        .start()
+        .await
+        .unwrap();
+    let unpaced = connect(&emu).await;
+    let results =
+        futures::future::join_all((0..6).map(|i| unpaced.send_message("C1", &format!("u{i}")))).await;
+    let refused: Vec<SendError> = results.into_iter().filter_map(Result::err).collect();
+    assert!(!refused.is_empty(), "the emulator's limit refuses a burst");
+    assert!(
+        refused.iter().all(|e| e.is_rate_limited() && e.was_not_sent()),
+        "{refused:?}"
+    );
+    unpaced.disconnect().await;
+
+    // Let the emulator's bucket refill, then the same burst, paced.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let paced = connect_with(config(&emu).pace_sends(Duration::from_millis(300), 2)).await;
+    let results = within(
+        "paced sends",
+        futures::future::join_all((0..6).map(|i| paced.send_message("C1", &format!("p{i}")))),
+    )
+    .await;
+    for result in results {
+        assert!(result.is_ok(), "{result:?}");
+    }
+}

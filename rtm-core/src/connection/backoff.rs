@@ -20,6 +20,7 @@ use std::{
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::pace::Pace;
 use crate::Error;
 
 /// Reconnect attempts per second, process-wide, once the burst is used up.
@@ -135,16 +136,10 @@ impl RetryPolicy {
     }
 }
 
-/// A process-wide pace for reconnect attempts (a GCRA: `burst` at once, then one per
-/// `interval`). Only reconnects are paced: the application decides how fast it starts
-/// clients.
+/// The process-wide pace of reconnect attempts. Only reconnects are paced: the application
+/// decides how fast it starts clients.
 #[derive(Debug)]
-pub(crate) struct ReconnectPacer {
-    /// The theoretical arrival time of the next attempt.
-    next: Mutex<Option<Instant>>,
-    interval: Duration,
-    tolerance: Duration,
-}
+pub(crate) struct ReconnectPacer(Mutex<Pace>);
 
 /// The pacer every client of this process shares.
 pub(crate) static RECONNECT_PACER: LazyLock<Arc<ReconnectPacer>> =
@@ -152,22 +147,16 @@ pub(crate) static RECONNECT_PACER: LazyLock<Arc<ReconnectPacer>> =
 
 impl ReconnectPacer {
     pub(crate) fn new(per_sec: u32, burst: u32) -> Self {
-        let interval = Duration::from_secs(1) / per_sec.max(1);
-        ReconnectPacer {
-            next: Mutex::new(None),
-            interval,
-            tolerance: interval * burst.saturating_sub(1),
-        }
+        ReconnectPacer(Mutex::new(Pace::new(
+            Duration::from_secs(1) / per_sec.max(1),
+            burst,
+        )))
     }
 
     /// Reserves a slot: the instant at which this attempt may start (`now` when the process
     /// is not reconnecting in bulk).
     pub(crate) fn reserve(&self, now: Instant) -> Instant {
-        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-        let tat = next.map_or(now, |tat| tat.max(now));
-        let start = now.max(tat.checked_sub(self.tolerance).unwrap_or(now));
-        *next = Some(tat + self.interval);
-        start
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).reserve(now)
     }
 }
 
@@ -222,21 +211,5 @@ mod tests {
             assert_eq!(p.on_failure(&limited), Retry::After(Duration::from_secs(3)));
         }
         assert_eq!(p.on_failure(&limited), Retry::GiveUp);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn pacer_lets_a_burst_through_then_spaces_attempts() {
-        let pacer = ReconnectPacer::new(100, 20);
-        let t0 = Instant::now();
-        let starts: Vec<Duration> = (0..30).map(|_| pacer.reserve(t0) - t0).collect();
-        assert!(starts[..20].iter().all(|d| d.is_zero()), "{starts:?}");
-        for (k, start) in starts[20..].iter().enumerate() {
-            assert_eq!(*start, (k as u32 + 1) * 10 * MS);
-        }
-        // After a quiet second, a lone reconnect goes at once again.
-        assert_eq!(
-            pacer.reserve(t0 + Duration::from_secs(2)),
-            t0 + Duration::from_secs(2)
-        );
     }
 }

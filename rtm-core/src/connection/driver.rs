@@ -93,7 +93,7 @@ pub(crate) async fn start<C: Connector>(
         shared: shared.clone(),
         connector,
         commands,
-        outbox: Outbox::new(config.reply_timeout),
+        outbox: Outbox::new(config.reply_timeout, config.send_pace),
         timing: Timing {
             keepalive_interval: config.keepalive_interval,
             keepalive_timeout: config.keepalive_timeout,
@@ -226,7 +226,7 @@ impl<C: Connector> Driver<C> {
         mut attempt: Attempt<C::Socket>,
     ) -> Result<Result<Connected<C::Socket>, Error>, Option<oneshot::Sender<()>>> {
         loop {
-            let next_expiry = self.outbox.next_deadline();
+            let next_expiry = self.outbox.next_deadline(false);
             tokio::select! {
                 result = &mut attempt => return Ok(result),
                 command = self.commands.recv() => match command {
@@ -234,7 +234,7 @@ impl<C: Connector> Driver<C> {
                     None => return Err(None),
                     Some(Command::Send { frame, reply }) => self.outbox.push(Send { frame, reply }),
                 },
-                () = sleep_until_some(next_expiry) => self.outbox.expire(Instant::now()),
+                () = sleep_until_some(next_expiry) => self.outbox.expire(Instant::now(), false),
             }
         }
     }

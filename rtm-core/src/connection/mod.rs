@@ -14,12 +14,14 @@
 //! - `keepalive`: quiet / probing / dead.
 //! - `read_gate`: reading / paused (reader behind) / overflowing (reader waits on a reply).
 //! - `backoff`: the retry policy and the process-wide reconnect pace.
+//! - `pace`: burst-then-rate pacing (reconnects, and opt-in send pacing).
 
 mod backoff;
 mod dial;
 mod driver;
 mod keepalive;
 mod outbox;
+mod pace;
 mod protocol;
 mod read_gate;
 mod replies;

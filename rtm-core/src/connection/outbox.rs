@@ -1,13 +1,14 @@
 //! What the connection will write, in order: keepalive probes first, then the application's
-//! sends in call order. A send gets its id, and its reply slot is registered, only when the
-//! socket takes it, so a send that never reached a socket is known never to have been sent.
+//! sends in call order (at the opt-in send pace). A send gets its id, and its reply slot is
+//! registered, only when the socket takes it, so a send that never reached a socket is known
+//! never to have been sent.
 
 use std::{collections::VecDeque, time::Duration};
 
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::replies::Replies;
+use super::{pace::Pace, replies::Replies};
 use crate::{SendError, outgoing::Outgoing, reply::ReplySlot};
 
 /// One send from a handle: the frame, and where its reply goes (`None` for frames Slack does
@@ -48,17 +49,29 @@ pub(crate) struct Outbox {
     /// never be mistaken for the reply to a new frame.
     next_id: u64,
     reply_timeout: Duration,
+    /// The opt-in send pace; keepalive probes are never paced.
+    pace: Option<Pace>,
 }
 
 impl Outbox {
-    pub(crate) fn new(reply_timeout: Duration) -> Self {
+    pub(crate) fn new(reply_timeout: Duration, pace: Option<(Duration, u32)>) -> Self {
         Outbox {
             control: VecDeque::new(),
             sends: VecDeque::new(),
             replies: Replies::default(),
             next_id: 1,
             reply_timeout,
+            pace: pace.map(|(interval, burst)| Pace::new(interval, burst)),
         }
+    }
+
+    /// When the pace lets the next queued send go, if it holds one back.
+    fn paced_until(&self, now: Instant) -> Option<Instant> {
+        let pace = self.pace.as_ref()?;
+        if self.sends.is_empty() {
+            return None;
+        }
+        Some(pace.next_allowed(now)).filter(|at| *at > now)
     }
 
     pub(crate) fn push(&mut self, send: Send) {
@@ -88,12 +101,16 @@ impl Outbox {
         id
     }
 
-    /// When the next reply or queued send runs out of time.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let queued = self
-            .sends
-            .iter()
-            .find_map(|send| send.reply.as_ref().map(|slot| slot.deadline));
+    /// When something is due: a reply or queued send runs out of time, or the pace lets the
+    /// next send go. `connected`: whether a socket could take the queued sends.
+    pub(crate) fn next_deadline(&self, connected: bool) -> Option<Instant> {
+        let queued = if connected && self.pace.is_some() {
+            self.paced_until(Instant::now())
+        } else {
+            self.sends
+                .iter()
+                .find_map(|send| send.reply.as_ref().map(|slot| slot.deadline))
+        };
         match (self.replies.next_deadline(), queued) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -101,9 +118,13 @@ impl Outbox {
     }
 
     /// Fails what ran out of time: written sends with [`SendError::Timeout`], queued ones
-    /// (never written, never to be) with [`SendError::NotSent`].
-    pub(crate) fn expire(&mut self, now: Instant) {
+    /// (never written, never to be) with [`SendError::NotSent`]. While `connected` with a send
+    /// pace, queued sends are only waiting their turn and keep waiting.
+    pub(crate) fn expire(&mut self, now: Instant, connected: bool) {
         self.replies.expire(now, self.reply_timeout);
+        if connected && self.pace.is_some() {
+            return;
+        }
         if self
             .sends
             .iter()
@@ -136,26 +157,38 @@ impl Outbox {
 
 impl FrameSource for Outbox {
     fn has_frames(&self) -> bool {
-        !self.control.is_empty() || !self.sends.is_empty()
+        !self.control.is_empty() || (!self.sends.is_empty() && self.paced_until(Instant::now()).is_none())
     }
 
     fn next_frame(&mut self) -> Option<Message> {
         if let Some(probe) = self.control.pop_front() {
             return Some(Message::Text(probe));
         }
+        let now = Instant::now();
+        if self.paced_until(now).is_some() {
+            return None;
+        }
         while let Some(Send { frame, reply }) = self.sends.pop_front() {
             match reply {
                 // The caller gave up before it was written: never write it.
                 Some(slot) if slot.is_closed() => {}
-                Some(slot) if slot.deadline <= Instant::now() => {
+                Some(slot) if slot.deadline <= now && self.pace.is_none() => {
                     slot.send(Err(SendError::NotSent(self.reply_timeout)));
                 }
-                Some(slot) => {
+                Some(mut slot) => {
+                    if let Some(pace) = &mut self.pace {
+                        pace.reserve(now);
+                        // Paced: the reply timeout counts from the write.
+                        slot.deadline = now + self.reply_timeout;
+                    }
                     let id = self.take_id();
                     self.replies.insert(id, slot);
                     return Some(Message::Text(frame.with_id(id)));
                 }
                 None => {
+                    if let Some(pace) = &mut self.pace {
+                        pace.reserve(now);
+                    }
                     let id = self.take_id();
                     return Some(Message::Text(frame.with_id(id)));
                 }
@@ -184,7 +217,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn probes_go_first_and_ids_follow_write_order() {
         let timeout = Duration::from_secs(10);
-        let mut outbox = Outbox::new(timeout);
+        let mut outbox = Outbox::new(timeout, None);
         let (a, _fa) = send(Instant::now() + timeout);
         outbox.push(a);
         outbox.push_probe(|id| format!(r#"{{"id":{id},"type":"ping"}}"#).into());
@@ -206,18 +239,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn queued_sends_that_time_out_were_never_sent_and_written_ones_may_have_been() {
         let timeout = Duration::from_secs(10);
-        let mut outbox = Outbox::new(timeout);
+        let mut outbox = Outbox::new(timeout, None);
         let t0 = Instant::now();
         let (written, written_reply) = send(t0 + timeout);
         outbox.push(written);
         assert!(outbox.next_frame().is_some());
         let (queued, queued_reply) = send(t0 + timeout + Duration::from_millis(1));
         outbox.push(queued);
-        assert_eq!(outbox.next_deadline(), Some(t0 + timeout));
-        outbox.expire(t0 + timeout);
+        assert_eq!(outbox.next_deadline(true), Some(t0 + timeout));
+        outbox.expire(t0 + timeout, true);
         assert!(matches!(written_reply.await, Err(SendError::Timeout(_))));
         assert_eq!(outbox.queued(), 1, "not due yet");
-        outbox.expire(t0 + timeout + Duration::from_millis(1));
+        outbox.expire(t0 + timeout + Duration::from_millis(1), true);
         let error = queued_reply.await.unwrap_err();
         assert!(
             matches!(error, SendError::NotSent(_)) && error.was_not_sent(),

@@ -65,7 +65,7 @@ impl<C: Connector> Driver<C> {
 
         loop {
             gate.on_replies_pending(!self.outbox.replies.is_empty(), Instant::now());
-            if let Some(at) = earliest(self.outbox.next_deadline(), gate.stall_deadline())
+            if let Some(at) = earliest(self.outbox.next_deadline(true), gate.stall_deadline())
                 && at < wake_at
             {
                 wake.as_mut().reset(at);
@@ -134,7 +134,7 @@ impl<C: Connector> Driver<C> {
                         debug!("reader stalled with replies pending; reading past the full buffer");
                     }
                     gate.on_time(now);
-                    self.outbox.expire(now);
+                    self.outbox.expire(now, true);
                     let mut verdict = keepalive.check(now, gate.is_reading(), wire.stuck_since());
                     if verdict == Verdict::Probe {
                         let protocol = self.connector.protocol();
@@ -152,7 +152,7 @@ impl<C: Connector> Driver<C> {
                             return lost(DisconnectCause::KeepaliveTimeout, next);
                         }
                     };
-                    wake_at = earliest(Some(keepalive_at), earliest(self.outbox.next_deadline(), gate.stall_deadline())).unwrap_or(keepalive_at);
+                    wake_at = earliest(Some(keepalive_at), earliest(self.outbox.next_deadline(true), gate.stall_deadline())).unwrap_or(keepalive_at);
                     wake.as_mut().reset(wake_at);
                 }
                 result = in_flight(&mut next) => match result {

@@ -91,19 +91,20 @@ struct Harness {
     commands: mpsc::UnboundedSender<Command>,
 }
 
-fn config() -> ClientConfig {
+fn config() -> crate::ClientConfigBuilder {
     ClientConfig::builder("xoxb-test")
         .keepalive_interval(INTERVAL)
         .keepalive_timeout(TIMEOUT)
         .reply_timeout(REPLY_TIMEOUT)
         .reconnect_backoff(Duration::from_secs(1), Duration::from_secs(8))
-        .build()
-        .unwrap()
 }
 
 async fn start_with(pipe_bytes: usize, failures: Vec<Error>) -> Harness {
+    start_config(config().build().unwrap(), pipe_bytes, failures).await
+}
+
+async fn start_config(config: ClientConfig, pipe_bytes: usize, failures: Vec<Error>) -> Harness {
     let (servers_tx, servers) = mpsc::unbounded_channel();
-    let config = config();
     let pipes = Arc::new(Pipes {
         protocol: Rtm::new(config.clone()),
         servers: servers_tx,
@@ -390,4 +391,37 @@ async fn sends_queued_while_reconnecting_that_outlive_their_timeout_are_never_se
     next.send(Message::text(ok)).await.unwrap();
     assert_eq!(reply.await.unwrap().ts.as_deref(), Some("1.1"));
     h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn paced_sends_go_out_in_a_burst_then_one_per_interval_and_none_is_refused() {
+    let config = config()
+        .pace_sends(Duration::from_secs(1), 3)
+        .reply_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let mut h = start_config(config, 64 * 1024, Vec::new()).await;
+    let mut server = h.server().await;
+    let t0 = Instant::now();
+    let replies: Vec<ReplyFuture> = (0..6).map(|i| h.send(&format!("m{i}"))).collect();
+    let mut written = Vec::new();
+    while written.len() < 6 {
+        let (frame, at) = next_text(&mut server).await;
+        if frame.contains(r#""type":"ping""#) {
+            continue;
+        }
+        let ok = format!(r#"{{"ok":true,"reply_to":{},"ts":"1.1"}}"#, id_of(&frame));
+        server.send(Message::text(ok)).await.unwrap();
+        written.push(at - t0);
+    }
+    let s = Duration::from_secs(1);
+    assert_eq!(
+        written,
+        [Duration::ZERO, Duration::ZERO, Duration::ZERO, s, 2 * s, 3 * s]
+    );
+    // The last waited 3 s in the queue with a 2 s reply timeout: the timeout counts from the
+    // write, so pacing never turns into a refusal.
+    for reply in replies {
+        assert!(reply.await.is_ok());
+    }
 }
