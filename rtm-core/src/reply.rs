@@ -64,8 +64,10 @@ impl ReplySlot {
 /// [`RtmClient::send`](crate::RtmClient::send): the frame is already queued, in call order,
 /// so several sends can be in flight (pipelined) before any reply is awaited.
 ///
-/// Dropping it does not cancel the send if it was already written; a frame not yet written
-/// when its future is dropped or times out is never written.
+/// Dropping it never cancels the send: the frame is written either way (fire and forget),
+/// only its outcome goes unobserved. A frame whose reply timeout passes before it could be
+/// written (the client was reconnecting) is never written and fails with
+/// [`SendError::NotSent`].
 #[must_use = "the send is queued either way; await this to learn whether Slack accepted it"]
 pub struct ReplyFuture {
     inner: Inner,

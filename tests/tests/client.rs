@@ -363,3 +363,23 @@ async fn pacing_turns_rate_limit_refusals_into_waiting() {
         assert!(result.is_ok(), "{result:?}");
     }
 }
+
+/// Fire and forget: dropping the reply future never cancels the send, even while the client is
+/// reconnecting.
+#[tokio::test]
+async fn a_dropped_reply_future_still_sends() {
+    let emu = emulator().await;
+    let client = connect(&emu).await;
+    drop(client.send_message("C1", "connected"));
+    within("written", emu.wait_for_sent(1, Duration::from_secs(5)))
+        .await
+        .expect("first frame written");
+    emu.drop_connections();
+    eventually("reconnecting", || !client.state().borrow().is_connected()).await;
+    drop(client.send_message("C1", "while reconnecting"));
+    let sent = within("both posted", emu.wait_for_sent(2, Duration::from_secs(5)))
+        .await
+        .expect("both frames written");
+    let texts: Vec<&str> = sent.iter().filter_map(|f| f["text"].as_str()).collect();
+    assert_eq!(texts, ["connected", "while reconnecting"]);
+}

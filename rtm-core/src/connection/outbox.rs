@@ -170,8 +170,6 @@ impl FrameSource for Outbox {
         }
         while let Some(Send { frame, reply }) = self.sends.pop_front() {
             match reply {
-                // The caller gave up before it was written: never write it.
-                Some(slot) if slot.is_closed() => {}
                 Some(slot) if slot.deadline <= now && self.pace.is_none() => {
                     slot.send(Err(SendError::NotSent(self.reply_timeout)));
                 }

@@ -36,10 +36,6 @@ impl ReadGate {
         !matches!(self, ReadGate::Paused { .. })
     }
 
-    pub(crate) fn is_paused(self) -> bool {
-        matches!(self, ReadGate::Paused { .. })
-    }
-
     /// The buffer became full; returns whether reading stops.
     pub(crate) fn on_full(&mut self) -> bool {
         match self {
@@ -104,9 +100,9 @@ mod tests {
         // No replies pending: a reader that is merely slow never makes us read past full.
         gate.on_replies_pending(false, t0);
         gate.on_time(t0 + Duration::from_secs(3600));
-        assert!(gate.is_paused());
+        assert!(!gate.is_reading());
         gate.on_reader_blocked();
-        assert!(gate.is_paused());
+        assert!(!gate.is_reading());
         gate.on_room();
         assert_eq!(gate, ReadGate::Reading);
     }
@@ -120,7 +116,7 @@ mod tests {
         assert_eq!(gate.stall_deadline(), Some(t0 + READER_STALL));
         gate.on_replies_pending(true, t0 + Duration::from_millis(50)); // stays armed from t0
         gate.on_time(t0 + READER_STALL - Duration::from_millis(1));
-        assert!(gate.is_paused());
+        assert!(!gate.is_reading());
         gate.on_time(t0 + READER_STALL);
         assert_eq!(gate, ReadGate::Overflowing);
         assert!(!gate.on_full(), "overflowing keeps reading");

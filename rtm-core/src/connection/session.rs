@@ -59,12 +59,15 @@ impl<C: Connector> Driver<C> {
         let mut gate = ReadGate::Reading;
         let mut next: Option<Attempt<C::Socket>> = None;
         let mut retiring = false;
+        let mut was_reading = true;
         let wake = tokio::time::sleep_until(start);
         tokio::pin!(wake);
         let mut wake_at = start;
 
         loop {
-            gate.on_replies_pending(!self.outbox.replies.is_empty(), Instant::now());
+            // A queued send is about to be written and awaited just like a written one.
+            let awaiting = !self.outbox.replies.is_empty() || self.outbox.queued() > 0;
+            gate.on_replies_pending(awaiting, Instant::now());
             if let Some(at) = earliest(self.outbox.next_deadline(true), gate.stall_deadline())
                 && at < wake_at
             {
@@ -72,6 +75,11 @@ impl<C: Connector> Driver<C> {
                 wake_at = at;
             }
             let reading = gate.is_reading();
+            if reading && !was_reading {
+                // We were not reading, so that silence said nothing about the peer.
+                keepalive.seen(Instant::now());
+            }
+            was_reading = reading;
             tokio::select! {
                 command = self.commands.recv(), if self.outbox.queued() < MAX_QUEUED => {
                     if let Some(done) = self.take_commands(command) {
@@ -117,13 +125,7 @@ impl<C: Connector> Driver<C> {
                         }
                     }
                 },
-                () = self.shared.inbox.wait_writable(), if gate != ReadGate::Reading => {
-                    if gate.is_paused() {
-                        // We were not reading, so that silence said nothing about the peer.
-                        keepalive.seen(Instant::now());
-                    }
-                    gate.on_room();
-                }
+                () = self.shared.inbox.wait_writable(), if gate != ReadGate::Reading => gate.on_room(),
                 () = self.shared.inbox.wait_reader_blocked(), if gate.stall_deadline().is_some() => {
                     debug!("reader blocked with replies pending; reading past the full buffer");
                     gate.on_reader_blocked();
@@ -134,6 +136,11 @@ impl<C: Connector> Driver<C> {
                         debug!("reader stalled with replies pending; reading past the full buffer");
                     }
                     gate.on_time(now);
+                    if gate.is_reading() && !was_reading {
+                        // Reading resumes: the pause said nothing about the peer.
+                        keepalive.seen(now);
+                        was_reading = true;
+                    }
                     self.outbox.expire(now, true);
                     let mut verdict = keepalive.check(now, gate.is_reading(), wire.stuck_since());
                     if verdict == Verdict::Probe {
@@ -161,8 +168,9 @@ impl<C: Connector> Driver<C> {
                         return SessionEnd::Replaced(Box::new(connected));
                     }
                     Err(error) if error.is_retryable() => {
-                        // Keep the old socket until it closes, then reconnect normally.
+                        // Keep using the old socket until it closes, then reconnect normally.
                         warn!(%error, "could not open the next connection after goodbye");
+                        retiring = false;
                     }
                     Err(error) => return SessionEnd::Fatal(error),
                 },

@@ -425,3 +425,41 @@ async fn paced_sends_go_out_in_a_burst_then_one_per_interval_and_none_is_refused
         assert!(reply.await.is_ok());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reader_waiting_on_a_reply_behind_a_full_buffer_gets_it_after_the_stall() {
+    let config = config().event_buffer(2).build().unwrap();
+    let mut h = start_config(config, 64 * 1024, Vec::new()).await;
+    let mut server = h.server().await;
+    for i in 0..5 {
+        let event = format!(r#"{{"type":"message","text":"{i}"}}"#);
+        server.send(Message::text(event)).await.unwrap();
+    }
+    // Nobody reads for a minute: the buffer is full, reading paused, and that pause is not
+    // silence (the server answers pings only if it can read them; here it cannot).
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.attempts().len(), 1, "a paused connection is not declared dead");
+    // The reader sends and awaits the reply before reading on.
+    let reply = h.send("behind");
+    let waiting_since = Instant::now();
+    let server_task = tokio::spawn(async move {
+        loop {
+            let (frame, _) = next_text(&mut server).await;
+            if frame.contains("behind") {
+                let ok = format!(r#"{{"ok":true,"reply_to":{},"ts":"1.1"}}"#, id_of(&frame));
+                server.send(Message::text(ok)).await.unwrap();
+                return server;
+            }
+            let pong = format!(r#"{{"type":"pong","reply_to":{}}}"#, id_of(&frame));
+            server.send(Message::text(pong)).await.unwrap();
+        }
+    });
+    assert!(reply.await.is_ok());
+    assert_eq!(
+        Instant::now() - waiting_since,
+        super::read_gate::READER_STALL,
+        "read past the full buffer exactly after the stall"
+    );
+    assert_eq!(h.attempts().len(), 1);
+    drop(server_task);
+}
