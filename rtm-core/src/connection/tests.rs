@@ -176,6 +176,20 @@ async fn next_text(server: &mut Ws) -> (String, Instant) {
     }
 }
 
+/// A server that sends an event every `every`, never reading, until the socket is gone.
+async fn keep_sending(mut server: Ws, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if server
+            .send(Message::text(r#"{"type":"user_typing"}"#))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
 fn id_of(frame: &str) -> u64 {
     serde_json::from_str::<serde_json::Value>(frame).unwrap()["id"]
         .as_u64()
@@ -252,18 +266,7 @@ async fn an_unanswered_send_times_out_exactly_at_the_reply_timeout() {
     let (frame, _) = next_text(&mut server).await;
     assert!(frame.contains(r#""text":"hi""#));
     // Keep the connection alive meanwhile, so only the reply deadline is at play.
-    let keep_alive = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(1000 * MS).await;
-            if server
-                .send(Message::text(r#"{"type":"user_typing"}"#))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
+    let keep_alive = tokio::spawn(keep_sending(server, 1000 * MS));
     let error = reply.await.unwrap_err();
     assert!(
         matches!(error, SendError::Timeout(t) if t == REPLY_TIMEOUT),
@@ -314,18 +317,7 @@ async fn a_peer_that_stops_reading_is_dropped_within_the_keepalive_timeout() {
     let stuck_from = Instant::now();
     let replies: Vec<ReplyFuture> = (0..100).map(|_| h.send(&text)).collect();
     // The server keeps sending events but never reads: only the stuck write can tell.
-    let pusher = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(500 * MS).await;
-            if server
-                .send(Message::text(r#"{"type":"user_typing"}"#))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
+    let pusher = tokio::spawn(keep_sending(server, 500 * MS));
     let mut next = h.server().await;
     let detected = h.attempts()[1] - stuck_from;
     assert_eq!(
