@@ -312,7 +312,7 @@ async fn a_peer_that_stops_reading_is_dropped_within_the_keepalive_timeout() {
     // 8 KiB per direction, plus tungstenite's 128 KiB write buffer: 100 sends of 2 KB fill
     // both, and some never reach the socket.
     let mut h = start_with(8 * 1024, Vec::new()).await;
-    let mut server = h.server().await;
+    let server = h.server().await;
     let text = "x".repeat(2000);
     let stuck_from = Instant::now();
     let replies: Vec<ReplyFuture> = (0..100).map(|_| h.send(&text)).collect();
