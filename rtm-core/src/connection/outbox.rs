@@ -6,7 +6,7 @@
 use std::{collections::VecDeque, time::Duration};
 
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::{pace::Pace, replies::Replies};
 use crate::{SendError, outgoing::Outgoing, reply::ReplySlot};
@@ -41,7 +41,7 @@ impl FrameSource for Nothing {
 
 pub(crate) struct Outbox {
     /// Keepalive probes, written before any send.
-    control: VecDeque<Utf8Bytes>,
+    control: VecDeque<Message>,
     sends: VecDeque<Send>,
     /// Sends written and awaiting their reply.
     pub(crate) replies: Replies,
@@ -85,7 +85,7 @@ impl Outbox {
 
     /// Queues a probe built by `ping` with a fresh id (one the reply table never holds, so
     /// its pong is recognised as the keepalive's).
-    pub(crate) fn push_probe(&mut self, ping: impl FnOnce(u64) -> Utf8Bytes) {
+    pub(crate) fn push_probe(&mut self, ping: impl FnOnce(u64) -> Message) {
         let id = self.take_id();
         self.control.push_back(ping(id));
     }
@@ -162,7 +162,7 @@ impl FrameSource for Outbox {
 
     fn next_frame(&mut self) -> Option<Message> {
         if let Some(probe) = self.control.pop_front() {
-            return Some(Message::Text(probe));
+            return Some(probe);
         }
         let now = Instant::now();
         if self.paced_until(now).is_some() {
@@ -218,7 +218,7 @@ mod tests {
         let mut outbox = Outbox::new(timeout, None);
         let (a, _fa) = send(Instant::now() + timeout);
         outbox.push(a);
-        outbox.push_probe(|id| format!(r#"{{"id":{id},"type":"ping"}}"#).into());
+        outbox.push_probe(|id| Message::text(format!(r#"{{"id":{id},"type":"ping"}}"#)));
         let Some(Message::Text(first)) = outbox.next_frame() else {
             panic!()
         };

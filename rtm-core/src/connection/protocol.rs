@@ -6,7 +6,7 @@
 //! second protocol (Socket Mode) plugs in without touching them.
 
 use futures::future::BoxFuture;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
 use crate::{ConnectionInfo, DisconnectCause, Error, Event};
@@ -47,7 +47,8 @@ pub(crate) trait Protocol: Send + Sync + 'static {
     /// What `text` means. Runs once per inbound frame: keep it cheap.
     fn classify(&self, text: Utf8Bytes) -> Inbound;
 
-    /// A keepalive probe with the given id; the server's answer classifies as
-    /// [`Inbound::Pong`] (or any other frame, which proves the peer alive just as well).
-    fn ping(&self, id: u64) -> Utf8Bytes;
+    /// A keepalive probe with the given id: a JSON ping whose answer classifies as
+    /// [`Inbound::Pong`], or a websocket ping for protocols without one. Any inbound frame
+    /// proves the peer alive just as well.
+    fn ping(&self, id: u64) -> Message;
 }

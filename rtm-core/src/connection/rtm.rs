@@ -1,7 +1,7 @@
 //! RTM's side of the seam: `rtm.connect` for the URL, and what RTM frames mean.
 
 use futures::{FutureExt, future::BoxFuture};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::warn;
 
 use super::protocol::{Inbound, Opened, Protocol};
@@ -55,8 +55,8 @@ impl Protocol for Rtm {
     /// `{"id":N,"type":"ping"}`, answered with `{"type":"pong","reply_to":N}`. An RTM ping, not
     /// a websocket ping: a server whose websocket library answers protocol pings by itself can
     /// stall at the RTM level and still pong; only an RTM `pong` proves RTM alive.
-    fn ping(&self, id: u64) -> Utf8Bytes {
-        format!(r#"{{"id":{id},"type":"ping"}}"#).into()
+    fn ping(&self, id: u64) -> Message {
+        Message::text(format!(r#"{{"id":{id},"type":"ping"}}"#))
     }
 }
 
