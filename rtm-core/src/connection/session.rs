@@ -65,9 +65,11 @@ impl<C: Connector> Driver<C> {
         let mut wake_at = start;
 
         loop {
-            // A queued send is about to be written and awaited just like a written one.
-            let awaiting = !self.outbox.replies.is_empty() || self.outbox.queued() > 0;
-            gate.on_replies_pending(awaiting, Instant::now());
+            if !gate.is_reading() {
+                // A queued send is about to be written and awaited just like a written one.
+                let awaiting = !self.outbox.replies.is_empty() || self.outbox.queued() > 0;
+                gate.on_replies_pending(awaiting, Instant::now());
+            }
             if let Some(at) = earliest(self.outbox.next_deadline(true), gate.stall_deadline())
                 && at < wake_at
             {
