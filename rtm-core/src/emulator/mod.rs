@@ -23,6 +23,7 @@
 //! Pushed frames go only to sockets open (and greeted with `hello`) at the time of the push,
 //! as with Slack: wait for [`Emulator::wait_for_connections`] before pushing.
 
+mod api;
 mod builder;
 mod faults;
 mod frames;
