@@ -1,25 +1,96 @@
-//! The Web API methods the emulator serves, dispatched by path: `rtm.connect` (and its alias
-//! `rtm.start`) and `auth.test`.
+//! The Web API front door, dispatched by path: every call is recorded with its arguments and
+//! encoding, injected faults apply first, then the token is checked. `rtm.connect` (and its
+//! alias `rtm.start`) and `auth.test` are answered here, the other methods in
+//! [`super::methods`].
 
 use std::sync::atomic::Ordering;
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::http::{Request, Response};
+use super::http::{Encoding, Request, Response};
+use super::methods::{self, Args};
 use super::state::{Shared, lock};
+use super::workspace::{DEFAULT_BOT_ID, WebCall, WebFault};
+use crate::web::body::accepts_json;
 
 /// Where websocket URLs point.
 const WS_PATH: &str = "/websocket/";
 
-/// Dispatches a request to a Web API method.
+/// Dispatches a request to a Web API method: records the call, applies injected faults,
+/// checks the token, then answers.
 pub(super) fn route(shared: &Shared, request: &Request) -> Response {
-    match request.path.strip_prefix("/api/") {
-        Some("rtm.connect" | "rtm.start") => rtm_connect(shared, request),
-        Some("auth.test") => auth_test(shared, request),
-        Some(_) => api_error("unknown_method"),
-        None => Response::text(404, "not found"),
+    let Some(method) = request.path.strip_prefix("/api/") else {
+        return Response::text(404, "not found");
+    };
+    let encoding = request.encoding();
+    let args = match parse_args(request, encoding) {
+        Ok(args) => args,
+        Err(code) => return api_error(code),
+    };
+    let mut recorded = args.clone();
+    recorded.remove("token");
+    lock(&shared.workspace).calls.push(WebCall {
+        method: method.to_owned(),
+        encoding: encoding.as_str(),
+        args: Value::Object(recorded),
+    });
+    if matches!(method, "rtm.connect" | "rtm.start") {
+        return rtm_connect(shared, request);
+    }
+    let fault = lock(&shared.workspace).take_fault(method);
+    if let Some(fault) = fault {
+        debug!(method, ?fault, "injected Web API fault");
+        return fault_response(&fault);
+    }
+    let revoked = lock(&shared.connects).revoked;
+    if let Err(code) = check_token(shared, revoked, request) {
+        return api_error(code);
+    }
+    // Slack's silent-ignore trap (§11.1): a JSON body sent to a form-only method is dropped.
+    let args = if encoding == Encoding::Json && !accepts_json(method) {
+        Map::new()
+    } else {
+        args
+    };
+    if method == "auth.test" {
+        return auth_test(shared);
+    }
+    methods::dispatch(shared, method, &Args(&args)).unwrap_or_else(|| api_error("unknown_method"))
+}
+
+/// The arguments of a request, as a JSON object (form and query values are strings).
+fn parse_args(request: &Request, encoding: Encoding) -> Result<Map<String, Value>, &'static str> {
+    let pairs = |bytes: &[u8]| {
+        form_urlencoded::parse(bytes)
+            .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+            .collect::<Map<String, Value>>()
+    };
+    match encoding {
+        Encoding::Json => match serde_json::from_slice::<Value>(&request.body) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err("json_not_object"),
+            Err(_) => Err("invalid_json"),
+        },
+        Encoding::Form => Ok(pairs(&request.body)),
+        Encoding::Query => Ok(pairs(request.query.as_bytes())),
+        Encoding::Other => Ok(Map::new()),
+    }
+}
+
+fn fault_response(fault: &WebFault) -> Response {
+    match fault {
+        WebFault::RateLimited { retry_after_secs } => rate_limited(*retry_after_secs),
+        WebFault::Status(status) => Response::html(
+            *status,
+            "<html><body><h1>Bad Gateway</h1><p>The proxy could not reach slack.</p></body></html>",
+        ),
+        WebFault::Error(code) => api_error(code),
+        WebFault::MissingScope { needed, provided } => Response::json(
+            200,
+            &json!({"ok": false, "error": "missing_scope", "needed": needed, "provided": provided}),
+        ),
     }
 }
 
@@ -57,11 +128,7 @@ fn rtm_connect(shared: &Shared, request: &Request) -> Response {
 }
 
 /// `auth.test`: who the token belongs to.
-fn auth_test(shared: &Shared, request: &Request) -> Response {
-    let revoked = lock(&shared.connects).revoked;
-    if let Err(code) = check_token(shared, revoked, request) {
-        return api_error(code);
-    }
+fn auth_test(shared: &Shared) -> Response {
     let config = &shared.config;
     Response::json(
         200,
@@ -72,6 +139,7 @@ fn auth_test(shared: &Shared, request: &Request) -> Response {
             "user": config.self_name,
             "team_id": config.team_id,
             "user_id": config.self_id,
+            "bot_id": DEFAULT_BOT_ID,
         }),
     )
 }

@@ -49,6 +49,9 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(IDLE_TIMEOUT)
+        // A client may shut down its side right after the request (as `curl`-like tools and
+        // the tests do); the answer must still be written.
+        .half_close(true)
         .max_buf_size(MAX_HEAD)
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
@@ -115,7 +118,6 @@ async fn handle(shared: Arc<Shared>, mut request: hyper::Request<Incoming>) -> h
         }
     };
     let request = Request {
-        method: parts.method,
         path,
         query: parts.uri.query().unwrap_or("").to_owned(),
         headers: parts.headers,
@@ -194,7 +196,6 @@ impl Encoding {
 /// One Web API request, with its body read.
 #[derive(Debug)]
 pub(super) struct Request {
-    pub(super) method: Method,
     pub(super) path: String,
     pub(super) query: String,
     pub(super) headers: HeaderMap,
@@ -316,7 +317,6 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         Request {
-            method: Method::POST,
             path: "/api/rtm.connect".to_owned(),
             query: query.to_owned(),
             headers: map,

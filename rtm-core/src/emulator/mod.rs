@@ -30,9 +30,11 @@ mod frames;
 mod gate;
 mod http;
 mod inbound;
+mod methods;
 mod ratelimit;
 mod server;
 mod state;
+mod workspace;
 mod ws;
 
 #[cfg(test)]
@@ -55,6 +57,8 @@ pub use builder::{
     DEFAULT_TEAM_DOMAIN, DEFAULT_TEAM_ID, DEFAULT_TEAM_NAME, DEFAULT_TICKET_TTL, DEFAULT_TOKEN,
     EmulatorBuilder,
 };
+
+pub use workspace::{DEFAULT_BOT_ID, DEFAULT_CHANNELS, DEFAULT_USERS, Post, PostVia, WebCall, WebFault};
 
 use builder::Config;
 use frames::MessageEvent;
@@ -173,6 +177,7 @@ impl Emulator {
 
     /// Pushes a realistic `message` event from `user` in `channel` (unique `ts`, `event_ts`,
     /// `client_msg_id`, `team`, ...) and returns it, so a test can compare what its bot saw.
+    /// The message is also stored in the channel's history (`conversations.history`).
     pub fn message(&self, channel: &str, user: &str, text: &str) -> Value {
         let shared = self.shared();
         let ts = shared.next_ts();
@@ -187,6 +192,7 @@ impl Emulator {
             client_msg_id: Some(&client_msg_id),
         }
         .to_value();
+        lock(&shared.workspace).store(channel, event.clone());
         self.push_text(event.to_string());
         event
     }

@@ -203,7 +203,7 @@ async fn rtm_connect_rejects_bad_tokens_and_unknown_methods() {
     let wrong = body(within(wrong).await.unwrap()).await;
     assert_eq!(wrong, json!({"ok": false, "error": "invalid_auth"}));
 
-    let unknown = get(format!("{}chat.postMessage?token=xoxb-right", emu.api_url())).await;
+    let unknown = get(format!("{}files.bogusMethod?token=xoxb-right", emu.api_url())).await;
     assert_eq!(body(unknown).await["error"], "unknown_method");
     assert_eq!(emu.connect_calls(), 2);
 

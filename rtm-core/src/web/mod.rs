@@ -4,7 +4,7 @@
 //! The wire rules it follows (POST everywhere, token in the header, JSON only where Slack
 //! accepts it, `Retry-After` per method, cursors) are in the protocol notes, §11.
 
-mod body;
+pub(crate) mod body;
 mod client;
 mod error;
 mod limits;
