@@ -6,6 +6,14 @@
 //! client sent, and inject faults (dropped connections, `goodbye`, silence, HTTP 429, revoked
 //! tokens, expired URLs) to exercise a client's reconnect logic.
 //!
+//! The Web API side serves the methods [`WebClient`](crate::WebClient)'s helpers call, from a
+//! small workspace ([`DEFAULT_CHANNELS`], the bot and [`DEFAULT_USERS`]): a posted message
+//! gets a `ts`, is stored for `conversations.history`/`replies` and is pushed to open sockets
+//! as a `message` event with the bot's [`DEFAULT_BOT_ID`]; reads paginate with cursors. Tests
+//! read every call with [`Emulator::web_calls`], every post of the bot (RTM and Web API) with
+//! [`Emulator::posts`] and [`Emulator::wait_for_posts`], and script failures per method with
+//! [`Emulator::inject_web_fault`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
