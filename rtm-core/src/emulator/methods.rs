@@ -309,8 +309,7 @@ fn conversations_open(shared: &Shared, args: &Args<'_>) -> Response {
     if users.len() > 8 {
         return api_error("too_many_users");
     }
-    if let Some(unknown) = users.iter().find(|u| !workspace.users.contains_key(*u)) {
-        let _ = unknown;
+    if users.iter().any(|u| !workspace.users.contains_key(u)) {
         return api_error("user_not_found");
     }
     if users.len() == 1 {
