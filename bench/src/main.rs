@@ -7,6 +7,9 @@
 //! cargo run -p rtm-bench -- --smoke             # a few seconds, for CI; writes under target/rtm-bench/
 //! ```
 //!
+//! `cargo run --release -p rtm-bench -- web` runs the Web API client scenario on its own
+//! (`--smoke`, `--runs N`, `--no-write`).
+//!
 //! Options: `throughput` / `scale` / `dispatch` / `profile` (run only those), `--runs N`,
 //! `--no-peers`, `--peers` (include them in smoke mode), `--clients floor,read,..` (only those),
 //! `--events N` (throughput burst size), `--scale-n N` (one scale size),
@@ -18,6 +21,7 @@ mod procfs;
 mod report;
 mod scenarios;
 mod server;
+mod web;
 
 use std::{
     path::{Path, PathBuf},
@@ -128,6 +132,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.first().map(String::as_str) == Some("web") {
+        return web_main(&args[1..]);
+    }
     let options = match parse(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -146,6 +153,30 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rtm-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `rtm-bench web [--smoke] [--runs N] [--no-write]`: the Web API overhead scenario, written
+/// into its own section of BENCHMARKS.md (not in smoke mode).
+fn web_main(args: &[String]) -> ExitCode {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let write = !smoke && !args.iter().any(|a| a == "--no-write");
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    let doc = workspace_root().join("BENCHMARKS.md");
+    match web::run(smoke, runs, write.then_some(doc.as_path())) {
+        Ok(section) => {
+            println!("{section}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rtm-bench web: {e}");
             ExitCode::FAILURE
         }
     }

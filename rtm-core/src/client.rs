@@ -10,6 +10,7 @@ use tokio::{
 
 use crate::{
     Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Events, ReplyFuture, SendError, Stats,
+    WebClient,
     connection::{self, Command, Shared},
     inbox::Take,
     outgoing::{MessageFrame, Outgoing},
@@ -42,6 +43,7 @@ use crate::{
 pub struct RtmClient {
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
+    web: WebClient,
 }
 
 impl RtmClient {
@@ -55,8 +57,28 @@ impl RtmClient {
     /// [`Error::Slack`] with Slack's code (`invalid_auth`, `not_allowed_token_type`, …) when
     /// Slack refuses the token; otherwise the last transport error.
     pub async fn connect(config: ClientConfig) -> Result<RtmClient, Error> {
+        let web = WebClient::from_config(&config).map_err(|e| Error::Config(e.to_string()))?;
         let (shared, commands) = connection::start(config).await?;
-        Ok(RtmClient { shared, commands })
+        Ok(RtmClient {
+            shared,
+            commands,
+            web,
+        })
+    }
+
+    /// A Web API client with this client's token and base URL, sharing its HTTP connection
+    /// pool: the way to post rich or threaded messages, react, look users up, or page through
+    /// history. Cheap: clones a handle built at connect time.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn demo(client: rtm_core::RtmClient) -> Result<(), rtm_core::WebError> {
+    /// let posted = client.web().reply_in_thread("C123", "1700000000.000100", "on it").await?;
+    /// client.web().reactions_add("C123", &posted.ts, "eyes").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn web(&self) -> WebClient {
+        self.web.clone()
     }
 
     /// Who we are connected as and to which team (updated on every reconnect).

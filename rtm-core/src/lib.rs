@@ -20,6 +20,7 @@ mod web_api;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod events;
+pub mod web;
 
 #[doc(hidden)]
 pub use crate::dispatcher::private as __private;
@@ -42,6 +43,7 @@ pub use crate::{
     reply::{Reply, ReplyFuture},
     secret::Token,
     state::{ConnectionState, DisconnectCause, Stats},
+    web::{WebClient, WebError},
     web_api::{ConnectionInfo, SelfUser, Team},
 };
 #[cfg(feature = "macros")]

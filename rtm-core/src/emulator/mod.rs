@@ -6,6 +6,14 @@
 //! client sent, and inject faults (dropped connections, `goodbye`, silence, HTTP 429, revoked
 //! tokens, expired URLs) to exercise a client's reconnect logic.
 //!
+//! The Web API side serves the methods [`WebClient`](crate::WebClient)'s helpers call, from a
+//! small workspace ([`DEFAULT_CHANNELS`], the bot and [`DEFAULT_USERS`]): a posted message
+//! gets a `ts`, is stored for `conversations.history`/`replies` and is pushed to open sockets
+//! as a `message` event with the bot's [`DEFAULT_BOT_ID`]; reads paginate with cursors. Tests
+//! read every call with [`Emulator::web_calls`], every post of the bot (RTM and Web API) with
+//! [`Emulator::posts`] and [`Emulator::wait_for_posts`], and script failures per method with
+//! [`Emulator::inject_web_fault`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
@@ -23,15 +31,18 @@
 //! Pushed frames go only to sockets open (and greeted with `hello`) at the time of the push,
 //! as with Slack: wait for [`Emulator::wait_for_connections`] before pushing.
 
+mod api;
 mod builder;
 mod faults;
 mod frames;
 mod gate;
 mod http;
 mod inbound;
+mod methods;
 mod ratelimit;
 mod server;
 mod state;
+mod workspace;
 mod ws;
 
 #[cfg(test)]
@@ -54,6 +65,8 @@ pub use builder::{
     DEFAULT_TEAM_DOMAIN, DEFAULT_TEAM_ID, DEFAULT_TEAM_NAME, DEFAULT_TICKET_TTL, DEFAULT_TOKEN,
     EmulatorBuilder,
 };
+
+pub use workspace::{DEFAULT_BOT_ID, DEFAULT_CHANNELS, DEFAULT_USERS, Post, PostVia, WebCall, WebFault};
 
 use builder::Config;
 use frames::MessageEvent;
@@ -172,6 +185,7 @@ impl Emulator {
 
     /// Pushes a realistic `message` event from `user` in `channel` (unique `ts`, `event_ts`,
     /// `client_msg_id`, `team`, ...) and returns it, so a test can compare what its bot saw.
+    /// The message is also stored in the channel's history (`conversations.history`).
     pub fn message(&self, channel: &str, user: &str, text: &str) -> Value {
         let shared = self.shared();
         let ts = shared.next_ts();
@@ -186,6 +200,7 @@ impl Emulator {
             client_msg_id: Some(&client_msg_id),
         }
         .to_value();
+        lock(&shared.workspace).store(channel, event.clone());
         self.push_text(event.to_string());
         event
     }

@@ -1,5 +1,5 @@
 //! The listener: accepts TCP connections until the emulator stops and gives each its own
-//! task, which serves HTTP and, after an upgrade, the websocket session.
+//! task, which serves HTTP and, after an upgrade, hands over to the websocket session.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{Instrument, debug, debug_span};
 
+use super::http;
 use super::state::Shared;
-use super::{http, ws};
 
 /// Accepts connections until [`Shared::stop`].
 pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
@@ -35,16 +35,8 @@ pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     debug!("emulator listener stopped");
 }
 
-/// Serves one connection: HTTP until it closes or upgrades, then the websocket session.
-async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
-    let mut shutdown = shared.shutdown.subscribe();
-    let upgrade = tokio::select! {
-        biased;
-        _ = shutdown.wait_for(|stopped| *stopped) => None,
-        upgrade = http::serve(&shared, &mut tcp) => upgrade,
-    };
-    drop(shutdown);
-    if let Some(upgrade) = upgrade {
-        ws::run_session(shared, tcp, upgrade.leftover, &upgrade.ticket).await;
-    }
+/// Serves one connection: HTTP until it closes or upgrades (the websocket session then runs
+/// in a task of its own).
+async fn connection(shared: Arc<Shared>, tcp: TcpStream) {
+    http::serve(shared, tcp).await;
 }

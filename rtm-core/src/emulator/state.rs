@@ -18,6 +18,7 @@ use super::builder::Config;
 use super::frames;
 use super::gate::Gate;
 use super::ratelimit::{TokenBucket, WindowLimiter};
+use super::workspace::{Post, Workspace};
 use super::ws::Out;
 
 /// Locks a mutex, ignoring poisoning: the emulator's data stays usable after a panic elsewhere.
@@ -49,6 +50,10 @@ pub(super) struct Shared {
     /// Set once, when the emulator stops; the listener and HTTP connections watch it.
     pub(super) shutdown: watch::Sender<bool>,
     pub(super) message_limit: Mutex<Option<TokenBucket>>,
+    /// Channels, users, messages, the bot's posts, Web API calls and faults.
+    pub(super) workspace: Mutex<Workspace>,
+    /// How many posts the ledger holds; waiters watch it.
+    pub(super) posts_count: watch::Sender<usize>,
     clock: TsClock,
 }
 
@@ -59,6 +64,7 @@ impl Shared {
             .message_rate_limit
             .map(|(per_second, burst)| TokenBucket::new(per_second, burst, now));
         let connects = ConnectState::new(config.max_connects_per_sec);
+        let workspace = Workspace::new(&config);
         Self {
             config,
             addr,
@@ -75,6 +81,8 @@ impl Shared {
             rtm_stalled: AtomicBool::new(false),
             shutdown: watch::Sender::new(false),
             message_limit: Mutex::new(message_limit),
+            workspace: Mutex::new(workspace),
+            posts_count: watch::Sender::new(0),
             clock: TsClock::new(),
         }
     }
@@ -99,6 +107,16 @@ impl Shared {
         if !is_ping {
             self.sent_non_ping.send_modify(|n| *n += 1);
         }
+    }
+
+    /// Stores a message the bot posted in its channel's history and in the posts ledger.
+    pub(super) fn record_post(&self, post: Post, message: Value) {
+        {
+            let mut workspace = lock(&self.workspace);
+            workspace.store(&post.channel, message);
+            workspace.posts.push(post);
+        }
+        self.posts_count.send_modify(|n| *n += 1);
     }
 
     /// Takes a message token; `true` when there is no limit.

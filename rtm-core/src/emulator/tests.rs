@@ -203,7 +203,7 @@ async fn rtm_connect_rejects_bad_tokens_and_unknown_methods() {
     let wrong = body(within(wrong).await.unwrap()).await;
     assert_eq!(wrong, json!({"ok": false, "error": "invalid_auth"}));
 
-    let unknown = get(format!("{}chat.postMessage?token=xoxb-right", emu.api_url())).await;
+    let unknown = get(format!("{}files.bogusMethod?token=xoxb-right", emu.api_url())).await;
     assert_eq!(body(unknown).await["error"], "unknown_method");
     assert_eq!(emu.connect_calls(), 2);
 
@@ -817,4 +817,65 @@ async fn every_task_ends_after_shutdown() {
     read_to_end(&mut rejected).await;
     eventually(|| metrics.num_alive_tasks() == baseline).await;
     drop(idle);
+}
+
+// ---------------------------------------------------------------------------- Web API
+
+async fn post(emu: &Emulator, method: &str, content_type: &str, body: &str) -> reqwest::Response {
+    let request = http()
+        .post(format!("{}{method}", emu.api_url()))
+        .bearer_auth(emu.token())
+        .header("content-type", content_type)
+        .body(body.to_owned())
+        .send();
+    within(request).await.expect("request")
+}
+
+#[tokio::test]
+async fn json_sent_to_a_form_only_method_is_silently_ignored() {
+    let emu = Emulator::start().await.unwrap();
+    let json = post(&emu, "users.info", "application/json", r#"{"user":"U0ALICE"}"#).await;
+    assert_eq!(
+        body(json).await["error"],
+        "user_not_found",
+        "as Slack: the body is dropped"
+    );
+    let form = post(
+        &emu,
+        "users.info",
+        "application/x-www-form-urlencoded",
+        "user=U0ALICE",
+    )
+    .await;
+    assert_eq!(body(form).await["user"]["name"], "alice");
+    let calls = emu.web_calls();
+    let shown: Vec<_> = calls.iter().map(|c| (c.method.as_str(), c.encoding)).collect();
+    assert_eq!(shown, [("users.info", "json"), ("users.info", "form")]);
+    assert_eq!(calls[0].args, json!({"user": "U0ALICE"}), "recorded as sent");
+    let bad = post(&emu, "chat.postMessage", "application/json", "[1]").await;
+    assert_eq!(body(bad).await["error"], "json_not_object");
+    let bad = post(&emu, "chat.postMessage", "application/json", "{").await;
+    assert_eq!(body(bad).await["error"], "invalid_json");
+}
+
+#[tokio::test]
+async fn web_faults_apply_to_their_method_in_order() {
+    let emu = Emulator::start().await.unwrap();
+    emu.inject_web_fault("auth.test", WebFault::RateLimited { retry_after_secs: 4 }, 1);
+    emu.inject_web_fault("auth.test", WebFault::Status(502), 1);
+    let form = "application/x-www-form-urlencoded";
+    let info = post(&emu, "conversations.info", form, "channel=C0GENERAL").await;
+    assert_eq!(
+        body(info).await["channel"]["name"],
+        "general",
+        "other methods unaffected"
+    );
+    let limited = post(&emu, "auth.test", form, "").await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "4");
+    let proxy = post(&emu, "auth.test", form, "").await;
+    assert_eq!(proxy.status(), 502);
+    assert!(within(proxy.text()).await.unwrap().contains("<html>"));
+    let fine = post(&emu, "auth.test", form, "").await;
+    assert_eq!(body(fine).await["bot_id"], DEFAULT_BOT_ID);
 }

@@ -26,6 +26,7 @@ use super::frames::{self, MessageEvent};
 use super::gate::{Gate, GatedStream};
 use super::inbound::{self, Answer, Post};
 use super::state::{Shared, lock};
+use super::workspace::{Post as Posted, PostVia};
 
 /// How long a closing session waits for its peer before cutting the TCP connection.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -209,18 +210,28 @@ fn post_message(shared: &Shared, post: &Post<'_>) -> (Option<String>, Option<Mes
     }
     let ts = shared.next_ts();
     let reply = post.id.map(|id| frames::message_ok(id, &ts, post.text));
-    let broadcast = shared.config.broadcast_sent_messages.then(|| {
-        let event = MessageEvent {
-            channel: post.channel,
-            user: &shared.config.self_id,
-            text: post.text,
-            ts: &ts,
-            team: &shared.config.team_id,
-            thread_ts: post.thread_ts,
-            client_msg_id: None,
-        };
-        Message::Text(event.to_value().to_string().into())
-    });
+    let event = MessageEvent {
+        channel: post.channel,
+        user: &shared.config.self_id,
+        text: post.text,
+        ts: &ts,
+        team: &shared.config.team_id,
+        thread_ts: post.thread_ts,
+        client_msg_id: None,
+    }
+    .to_value();
+    let broadcast = shared
+        .config
+        .broadcast_sent_messages
+        .then(|| Message::Text(event.to_string().into()));
+    let ledger = Posted {
+        channel: post.channel.to_owned(),
+        ts: ts.clone(),
+        text: post.text.to_owned(),
+        thread_ts: post.thread_ts.map(str::to_owned),
+        via: PostVia::Rtm,
+    };
+    shared.record_post(ledger, event);
     (reply, broadcast)
 }
 
