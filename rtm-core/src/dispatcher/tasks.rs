@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use futures::FutureExt;
+use futures::{FutureExt, future::BoxFuture};
 use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore, mpsc},
     task::{JoinError, JoinSet},
@@ -21,10 +21,16 @@ use tracing::{Instrument, Span, debug, info_span, warn};
 
 use crate::Event;
 
-use super::{Context, HandlerError, handler::ErasedHandler};
+use super::{Context, HandlerError, handler::BoundHandler};
 
-/// The user's error hook.
-pub(crate) type ErrorHook = Arc<dyn Fn(&HandlerError) + Send + Sync>;
+/// The user's error hook: the plain one, or the async one that also gets the context.
+#[derive(Clone)]
+pub(crate) enum ErrorHook {
+    /// `on_error`.
+    Sync(Arc<dyn Fn(&HandlerError) + Send + Sync>),
+    /// `on_error_async`.
+    Async(Arc<dyn Fn(HandlerError, Context) -> BoxFuture<'static, ()> + Send + Sync>),
+}
 
 /// Which queue a call waits in when ordering is not [`Concurrent`](super::Ordering::Concurrent):
 /// a channel id, or `None` for events without a channel (and for every event when sequential).
@@ -32,7 +38,7 @@ pub(crate) type LaneKey = Option<Box<str>>;
 
 /// One handler call, holding its concurrency permit until it has finished.
 pub(crate) struct Job {
-    handler: ErasedHandler,
+    handler: BoundHandler,
     ctx: Context,
     event: Event,
     span: Span,
@@ -41,7 +47,7 @@ pub(crate) struct Job {
 
 impl Job {
     pub(crate) fn new(
-        handler: &ErasedHandler,
+        handler: &BoundHandler,
         ctx: &Context,
         event: &Event,
         permit: OwnedSemaphorePermit,
@@ -68,6 +74,8 @@ impl Job {
         } = self;
         // A refcount, not a copy: the type is only needed if the call panics.
         let panicked_on = event.clone();
+        // Another refcount, only when the hook will want the context.
+        let hook_ctx = matches!(hook, Some(ErrorHook::Async(_))).then(|| ctx.clone());
         // Extraction (the typed parse) happens here too, on the task, not in the reader.
         let call = AssertUnwindSafe(async { handler.call(ctx, event).await });
         let error = match call.catch_unwind().instrument(span.clone()).await {
@@ -79,21 +87,35 @@ impl Job {
                 message: panic_message(payload.as_ref()),
             },
         };
-        span.in_scope(|| report(&error, hook.as_deref()));
+        span.in_scope(|| {
+            warn!(handler = error.handler(), event.type = error.event_type(), %error, "handler failed");
+        });
+        match (hook, hook_ctx) {
+            (Some(ErrorHook::Sync(hook)), _) => span.in_scope(|| {
+                if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&error))) {
+                    hook_panicked(payload.as_ref());
+                }
+            }),
+            (Some(ErrorHook::Async(hook)), Some(ctx)) => {
+                let called = std::panic::catch_unwind(AssertUnwindSafe(|| hook(error, ctx)));
+                let outcome = match called {
+                    Ok(future) => AssertUnwindSafe(future).catch_unwind().instrument(span.clone()).await,
+                    Err(payload) => Err(payload),
+                };
+                if let Err(payload) = outcome {
+                    span.in_scope(|| hook_panicked(payload.as_ref()));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
-/// Logs a failed call and hands it to the hook; a panicking hook is caught and logged too.
-fn report(error: &HandlerError, hook: Option<&(dyn Fn(&HandlerError) + Send + Sync)>) {
-    warn!(handler = error.handler(), event.type = error.event_type(), %error, "handler failed");
-    if let Some(hook) = hook
-        && let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(error)))
-    {
-        warn!(
-            panic = panic_message(payload.as_ref()),
-            "the dispatcher's error hook panicked"
-        );
-    }
+fn hook_panicked(payload: &(dyn std::any::Any + Send)) {
+    warn!(
+        panic = panic_message(payload),
+        "the dispatcher's error hook panicked"
+    );
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
