@@ -25,8 +25,8 @@ pub mod events;
 pub use crate::dispatcher::private as __private;
 pub use crate::dispatcher::{
     AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT, FromContext,
-    FromEvent, FromRef, Handler, HandlerError, IntoHandlerResult, Ordering, Route, RtmDispatcher, SentMessage,
-    State, TestContext,
+    FromEvent, FromRef, Handler, HandlerError, IntoHandlerResult, Ordering, Route, RtmDispatcher,
+    SentMessage, State, TestContext,
 };
 pub use crate::{
     client::RtmClient,

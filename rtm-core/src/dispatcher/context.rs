@@ -93,8 +93,8 @@ impl Context {
     }
 
     /// The thread a reply in thread goes to: the event's `thread_ts` when it is already in a
-    /// thread, else its own `ts` (which starts a thread under it). `None` when the event has
-    /// neither.
+    /// thread, else its own `ts` (which starts a thread under it), else its item's `ts` (the
+    /// reacted message of a `reaction_added`). `None` when the event has none of them.
     pub fn thread_ts(&self) -> Option<String> {
         thread_of(&self.inner.event)
     }
@@ -119,9 +119,9 @@ impl Context {
         }
     }
 
-    /// Sends `text` to the event's [`channel`](Self::channel), in the event's thread: the
-    /// thread the event is in (its `thread_ts`), or a new thread under the event (its `ts`).
-    /// Over RTM it is a `message` frame with `thread_ts`.
+    /// Sends `text` to the event's [`channel`](Self::channel), in the event's thread (see
+    /// [`thread_ts`](Self::thread_ts)): the thread the event is in, or a new thread under the
+    /// event. Over RTM it is a `message` frame with `thread_ts`.
     ///
     /// ```no_run
     /// use rtm_core::{Context, events::Message, rtm_event};
@@ -182,12 +182,22 @@ struct ThreadPeek {
     thread_ts: Option<String>,
     #[serde(default)]
     ts: Option<String>,
+    #[serde(default)]
+    item: Option<ItemTs>,
 }
 
-/// The event's `thread_ts`, else its `ts`.
+#[derive(Deserialize)]
+struct ItemTs {
+    #[serde(default)]
+    ts: Option<String>,
+}
+
+/// The event's `thread_ts`, else its `ts`, else its item's `ts` (a reaction's message).
 fn thread_of(event: &Event) -> Option<String> {
     let peek: ThreadPeek = serde_json::from_str(event.json()).ok()?;
-    peek.thread_ts.or(peek.ts)
+    peek.thread_ts
+        .or(peek.ts)
+        .or_else(|| peek.item.and_then(|item| item.ts))
 }
 
 #[derive(Deserialize)]
@@ -251,6 +261,11 @@ mod tests {
             Some("1.0")
         );
         assert_eq!(thread(r#"{"type":"message","ts":"2.0"}"#).as_deref(), Some("2.0"));
+        assert_eq!(
+            thread(r#"{"type":"reaction_added","item":{"channel":"C1","ts":"3.0"},"event_ts":"4.0"}"#)
+                .as_deref(),
+            Some("3.0")
+        );
         assert_eq!(thread(r#"{"type":"team_join"}"#), None);
     }
 }

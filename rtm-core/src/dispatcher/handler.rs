@@ -128,7 +128,8 @@ impl<E: Into<BoxError>> IntoHandlerResult for Result<(), E> {
     message = "`{Self}` cannot be used as an RTM handler",
     label = "not an RTM event handler",
     note = "a handler is `async fn(E)`, `async fn(Context, E)` or `async fn(Context, State<T>, E)` with `E: FromEvent` (a `serde::Deserialize` type or `rtm_core::Event`), returning `()` or `Result<(), impl Into<BoxError>>`",
-    note = "its future must be `Send + 'static`: do not hold a non-`Send` value (`Rc`, `RefCell` borrow, `std::sync::MutexGuard`) across an `.await`"
+    note = "its future must be `Send + 'static`: do not hold a non-`Send` value (`Rc`, `RefCell` borrow, `std::sync::MutexGuard`) across an `.await`",
+    note = "an async closure (`async |event: E| ...`) is not a handler, because its future borrows the closure: write a closure returning an async block, `|event: E| async move {{ ... }}`, or an `async fn`"
 )]
 pub trait Handler<Args, S = ()>: Clone + Send + Sync + 'static {
     /// Runs the handler for one event: extracts the arguments, calls the function, and turns

@@ -293,7 +293,9 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
         F: Fn(HandlerError, Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.on_error = Some(ErrorHook::Async(Arc::new(move |error, ctx| hook(error, ctx).boxed())));
+        self.on_error = Some(ErrorHook::Async(Arc::new(move |error, ctx| {
+            hook(error, ctx).boxed()
+        })));
         self
     }
 
@@ -377,7 +379,9 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
         match source {
             Source::Rtm(client) => {
                 let span = debug_span!("rtm_dispatcher", team = %client.info().team.id);
-                run_loop(client, routes, settings, shutdown).instrument(span).await
+                run_loop(client, routes, settings, shutdown)
+                    .instrument(span)
+                    .await
             }
         }
     }
@@ -545,7 +549,9 @@ mod tests {
         routes.insert(Route::new("message"), ());
         let me = OwnMessages::new(&routes, "UBOT");
         let own = |json: &str| me.is_own(&Event::from_json(json).unwrap());
-        assert!(own(r#"{"type":"message","channel":"C1","user":"UBOT","text":"hi"}"#));
+        assert!(own(
+            r#"{"type":"message","channel":"C1","user":"UBOT","text":"hi"}"#
+        ));
         assert!(own(r#"{"type":"message", "user" : "UBOT"}"#));
         assert!(!own(r#"{"type":"message","user":"U1","text":"UBOT said"}"#));
         assert!(!own(r#"{"type":"user_typing","user":"UBOT"}"#));

@@ -17,7 +17,12 @@ use crate::{Event, ParseError, events};
 /// convention (`call` extracts the arguments and calls the function). Going through this
 /// instead of [`RtmDispatcher::on`] means no `Handler` bound: each mistake in the function is
 /// reported once, at the part of the signature that is wrong.
-pub fn register<S, C>(dispatcher: RtmDispatcher<S>, route: Route, name: &'static str, call: C) -> RtmDispatcher<S>
+pub fn register<S, C>(
+    dispatcher: RtmDispatcher<S>,
+    route: Route,
+    name: &'static str,
+    call: C,
+) -> RtmDispatcher<S>
 where
     S: Send + Sync + 'static,
     C: Fn(Context, Event, &S) -> CallFuture + Send + Sync + 'static,
@@ -30,12 +35,14 @@ pub fn extract_failed(name: &'static str, event: &Event, source: ParseError) -> 
     handler::extract_failed_named(name, event, source)
 }
 
-/// Boxes one call of handler `name`; the future must be `Send + 'static` (it runs on a task).
-pub fn call<Fut>(name: &'static str, event: Event, future: Fut) -> CallFuture
+/// Boxes one call of handler `name`: its future must be `Send + 'static` (it runs on a
+/// task), and `convert` turns what it returns into the call's result.
+pub fn call<Fut, C>(name: &'static str, event: Event, future: Fut, convert: C) -> CallFuture
 where
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    Fut: Future + Send + 'static,
+    C: FnOnce(Fut::Output) -> Result<(), BoxError> + Send + 'static,
 {
-    handler::finish_named(name, future, event)
+    handler::finish_named(name, async move { convert(future.await) }, event)
 }
 
 /// Converts what the handler returned; `R` must be a valid return type.
@@ -56,7 +63,6 @@ impl<T> IsContextArgument for State<T> {}
 
 /// Asserts that `T` can come before the event.
 pub const fn context_argument<T: IsContextArgument>() {}
-
 
 /// Declares one item per event type of the catalog in [`event_catalog`] (for the typo check:
 /// rustc suggests the similar name of a misspelt one), and which catalog struct each

@@ -275,7 +275,10 @@ mod tests {
         map.insert(Route::any(), "any");
         assert!(map.skips_own_messages());
         let event = Event::from_json(r#"{"type":"message","user":"UBOT"}"#).unwrap();
-        assert_eq!(map.matching(&event, true).copied().collect::<Vec<_>>(), ["own", "any"]);
+        assert_eq!(
+            map.matching(&event, true).copied().collect::<Vec<_>>(),
+            ["own", "any"]
+        );
         assert_eq!(
             map.matching(&event, false).copied().collect::<Vec<_>>(),
             ["plain", "own", "any"]

@@ -61,6 +61,11 @@ pub struct State<T>(pub T);
 /// for `State<Part>` instead of the whole `State<S>`.
 ///
 /// Every `T: Clone` is `FromRef<T>` (the whole state).
+#[diagnostic::on_unimplemented(
+    message = "a handler asks for `State<{Self}>`, but the dispatcher's state is `{S}`",
+    label = "the dispatcher's state `{S}` cannot give a `{Self}`",
+    note = "implement `FromRef<{S}>` for `{Self}` to take it out of the state, or take `State<{S}>`"
+)]
 pub trait FromRef<S> {
     /// The part, cloned out of `state`.
     fn from_ref(state: &S) -> Self;

@@ -99,7 +99,12 @@ impl Job {
             (Some(ErrorHook::Async(hook)), Some(ctx)) => {
                 let called = std::panic::catch_unwind(AssertUnwindSafe(|| hook(error, ctx)));
                 let outcome = match called {
-                    Ok(future) => AssertUnwindSafe(future).catch_unwind().instrument(span.clone()).await,
+                    Ok(future) => {
+                        AssertUnwindSafe(future)
+                            .catch_unwind()
+                            .instrument(span.clone())
+                            .await
+                    }
                     Err(payload) => Err(payload),
                 };
                 if let Err(payload) = outcome {

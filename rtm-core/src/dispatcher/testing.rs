@@ -171,7 +171,8 @@ mod tests {
     #[tokio::test]
     async fn records_replies_threads_and_direct_sends() {
         let event =
-            Event::from_json(r#"{"type":"message","channel":"C1","user":"U1","text":"hi","ts":"7.0"}"#).unwrap();
+            Event::from_json(r#"{"type":"message","channel":"C1","user":"U1","text":"hi","ts":"7.0"}"#)
+                .unwrap();
         let test = TestContext::new(event).bot_user("U0ME");
         let ctx = test.context();
         assert_eq!(ctx.info().self_user.id, "U0ME");
