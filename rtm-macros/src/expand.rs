@@ -157,8 +157,7 @@ fn call(function: &ItemFn, before: &[&Type], event: &Type) -> TokenStream {
     let context = before.iter().zip(&arguments).map(|(ty, argument)| {
         quote!(let #argument = <#ty as ::rtm_core::FromContext<__S>>::from_context(&ctx, state);)
     });
-    let convert =
-        quote_spanned!(output.span()=> |output| ::rtm_core::__private::into_result::<#output>(output));
+    let convert = quote_spanned!(output.span()=> ::rtm_core::__private::into_result::<#output>);
     let boxed = quote_spanned!(name.span()=> ::rtm_core::__private::call);
     let invoke = quote_spanned!(name.span()=> #name(#(#arguments,)* arg));
     quote! {
@@ -205,6 +204,8 @@ fn checks(before: &[&Type], event: &Type, routes: &[RouteArgs]) -> TokenStream {
             })
         });
     quote! {
+        // The probe's `&` is what selects the check (autoref), not a needless borrow.
+        #[allow(clippy::needless_borrow)]
         let _checks = || {
             #[allow(unused_imports)]
             use ::rtm_core::__private::{ViaCatalog as _, ViaOther as _};

@@ -126,8 +126,8 @@ pub(crate) const MAX_ARGUMENTS: usize = 6;
 /// a tuple-struct pattern such as `State(db)`).
 pub(crate) fn signature(sig: &Signature, errors: &mut Errors) {
     if sig.asyncness.is_none() {
-        errors.push(syn::Error::new_spanned(
-            &sig.fn_token,
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
             "handlers must be `async fn`s: write `async fn` here",
         ));
     }

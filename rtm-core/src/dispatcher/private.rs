@@ -195,6 +195,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the `&` selects the check (autoref)
     fn probe_chooses_by_argument() {
         #[allow(unused_imports)]
         use super::{ViaCatalog as _, ViaOther as _};
