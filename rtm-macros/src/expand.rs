@@ -157,7 +157,7 @@ fn call(function: &ItemFn, before: &[&Type], event: &Type) -> TokenStream {
     let context = before.iter().zip(&arguments).map(|(ty, argument)| {
         quote!(let #argument = <#ty as ::rtm_core::FromContext<__S>>::from_context(&ctx, state);)
     });
-    let convert = quote_spanned!(output.span()=> ::rtm_core::__private::into_result::<#output>);
+    let convert = quote_spanned!(output.span()=> ::rtm_core::__private::into_result::<#output>(output));
     let boxed = quote_spanned!(name.span()=> ::rtm_core::__private::call);
     let invoke = quote_spanned!(name.span()=> #name(#(#arguments,)* arg));
     quote! {
@@ -170,7 +170,11 @@ fn call(function: &ItemFn, before: &[&Type], event: &Type) -> TokenStream {
                 }
             };
             #(#context)*
-            #boxed(name, event, #invoke, #convert)
+            // A closure, not the function's path: a wrong return type is then reported once,
+            // at the return type.
+            #[allow(clippy::redundant_closure)]
+            let convert = |output: #output| #convert;
+            #boxed(name, event, #invoke, convert)
         }
     }
 }
