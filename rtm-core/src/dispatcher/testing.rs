@@ -52,7 +52,7 @@ pub struct SentMessage {
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn main() -> Result<(), rtm_core::BoxError> {
 /// let event = Event::from_json(r#"{"type":"message","channel":"C1","user":"U1","text":"hi","ts":"5.0"}"#)?;
 /// let test = TestContext::new(event.clone());
 /// shout(test.context(), event.parse()?).await?;
