@@ -24,9 +24,9 @@ pub mod events;
 #[doc(hidden)]
 pub use crate::dispatcher::private as __private;
 pub use crate::dispatcher::{
-    AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT, FromContext,
-    FromEvent, FromRef, Handler, HandlerError, IntoHandlerResult, Ordering, Route, RtmDispatcher,
-    SentMessage, State, TestContext,
+    AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT,
+    DispatcherProbe, FromContext, FromEvent, FromRef, Handler, HandlerError, IntoHandlerResult, Ordering,
+    Route, RtmDispatcher, SentMessage, State, TestContext,
 };
 pub use crate::{
     client::RtmClient,

@@ -758,3 +758,51 @@ async fn async_error_hook_can_tell_the_user_in_the_channel() {
     assert_eq!(sent[0]["text"], "sorry: message");
     running.stop().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn probe_waits_for_every_call_and_reports_failures() {
+    let (emulator, client) = setup().await;
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let (dispatcher, probe) = RtmDispatcher::new(client)
+        .on(Route::new("message"), move |message: Message| {
+            let counter = Arc::clone(&counter);
+            async move {
+                // Slow enough that a test without the probe would look too early.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                counter.fetch_add(1, SeqCst);
+                if text(&message) == "bad" {
+                    return Err("cannot handle `bad`");
+                }
+                Ok(())
+            }
+        })
+        .on(Route::any(), |event: Event| async move {
+            assert_ne!(
+                event.kind(),
+                "rtm_dispatcher_probe_sync",
+                "handlers never see the marker"
+            );
+        })
+        .with_probe();
+    let running = Running::start(dispatcher);
+
+    emulator.message("C1", "U1", "good");
+    emulator.message("C1", "U1", "bad");
+    emulator.message("C1", "U1", "good");
+    emulator.push(probe.sync_event());
+    let errors = within("the dispatcher to settle", probe.settled()).await;
+    assert_eq!(handled.load(SeqCst), 3);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("cannot handle `bad`"), "{errors:?}");
+    assert!(emulator.sent().is_empty(), "no handler sent anything");
+
+    emulator.message("C1", "U1", "good");
+    emulator.push(probe.sync_event());
+    assert_eq!(
+        within("the dispatcher to settle", probe.settled()).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(handled.load(SeqCst), 4);
+    running.stop().await.expect("clean shutdown");
+}

@@ -10,6 +10,7 @@ mod context;
 mod extract;
 mod handler;
 pub mod private;
+mod probe;
 mod route;
 mod state;
 mod tasks;
@@ -28,6 +29,7 @@ pub use self::{
     context::Context,
     extract::FromEvent,
     handler::{BoxError, Handler, HandlerError, IntoHandlerResult},
+    probe::DispatcherProbe,
     route::Route,
     state::{FromContext, FromRef, State},
     testing::{SentMessage, TestContext},
@@ -35,7 +37,7 @@ pub use self::{
 use self::{
     handler::ErasedHandler,
     route::RouteMap,
-    tasks::{ErrorHook, Job, Tasks},
+    tasks::{ErrorHook, Job, Reporter, Tasks},
     transport::{EventSource, Transport},
 };
 
@@ -162,6 +164,7 @@ pub struct RtmDispatcher<S = ()> {
     shutdown_timeout: Duration,
     ordering: Ordering,
     on_error: Option<ErrorHook>,
+    probe: Option<DispatcherProbe>,
 }
 
 impl RtmDispatcher {
@@ -175,6 +178,7 @@ impl RtmDispatcher {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             ordering: Ordering::default(),
             on_error: None,
+            probe: None,
         }
     }
 
@@ -216,6 +220,7 @@ impl RtmDispatcher {
             shutdown_timeout: self.shutdown_timeout,
             ordering: self.ordering,
             on_error: self.on_error,
+            probe: self.probe,
         }
     }
 }
@@ -313,6 +318,14 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
         self
     }
 
+    /// For tests: the dispatcher and a [`DispatcherProbe`] that waits until it has handled
+    /// everything pushed so far and reports every handler failure. The probe's sync events
+    /// are never handed to handlers.
+    pub fn with_probe(mut self) -> (RtmDispatcher<S>, DispatcherProbe) {
+        let probe = self.probe.get_or_insert_with(DispatcherProbe::new).clone();
+        (self, probe)
+    }
+
     /// The client the dispatcher reads from.
     pub fn client(&self) -> &RtmClient {
         match &self.source {
@@ -367,6 +380,7 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
             shutdown_timeout,
             ordering,
             on_error,
+            probe,
         } = self;
         let state = Arc::new(state);
         let routes = routes.map(|handler| handler.bind(Arc::clone(&state)));
@@ -374,7 +388,10 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
             concurrency_limit,
             shutdown_timeout,
             ordering,
-            on_error,
+            reporter: Reporter {
+                hook: on_error,
+                probe: probe.map(|probe| probe.shared()),
+            },
         };
         match source {
             Source::Rtm(client) => {
@@ -392,7 +409,7 @@ struct Settings {
     concurrency_limit: usize,
     shutdown_timeout: Duration,
     ordering: Ordering,
-    on_error: Option<ErrorHook>,
+    reporter: Reporter,
 }
 
 /// The read loop, over any [`EventSource`].
@@ -406,12 +423,17 @@ async fn run_loop<Src: EventSource>(
         concurrency_limit,
         shutdown_timeout,
         ordering,
-        on_error,
+        reporter,
     } = settings;
+    let probe = reporter.probe.clone();
     let transport: Arc<dyn Transport> = Arc::new(source.clone());
     let me = OwnMessages::new(&routes, &transport.info().self_user.id);
     let mut shutdown = pin!(shutdown);
-    let mut tasks = Tasks::new(concurrency_limit, on_error);
+    let mut tasks = Tasks::new(concurrency_limit, reporter);
+    if let Some(probe) = &probe {
+        let (permits, limit) = tasks.permits();
+        probe.attach(permits, limit);
+    }
     debug!(
         routes = routes.len(),
         concurrency_limit,
@@ -436,6 +458,14 @@ async fn run_loop<Src: EventSource>(
         };
         let mut events = batch.into_iter();
         while let Some(event) = events.next() {
+            if let Some(probe) = &probe
+                && event.kind() == probe::SYNC_TYPE
+            {
+                // Every call for the events before it has been started.
+                tasks.release_spare();
+                probe.marker_seen();
+                continue;
+            }
             let mut handlers = routes.matching(&event, me.is_own(&event)).peekable();
             if handlers.peek().is_none() {
                 continue;
@@ -535,6 +565,7 @@ impl<S> fmt::Debug for RtmDispatcher<S> {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("ordering", &self.ordering)
             .field("on_error", &self.on_error.is_some())
+            .field("probe", &self.probe.is_some())
             .finish_non_exhaustive()
     }
 }
