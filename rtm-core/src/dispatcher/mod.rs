@@ -247,6 +247,14 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
     where
         H: Handler<A, S>,
     {
+        if let Some(argument) = private::argument_mismatch(route.kind(), std::any::type_name::<A>()) {
+            debug!(
+                handler = std::any::type_name::<H>(),
+                %route,
+                argument,
+                "this handler takes the struct of another event type: it will fail on every event of its route"
+            );
+        }
         self.insert(route, ErasedHandler::new(handler))
     }
 

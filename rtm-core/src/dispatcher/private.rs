@@ -85,6 +85,13 @@ macro_rules! catalog {
         #[cfg(test)]
         const NAMES: &[&str] = &[$(stringify!($name),)*];
 
+        /// Each catalog event type with the `type_name` of its struct.
+        pub(crate) fn catalog_structs() -> [(&'static str, &'static str); NAMES_LEN] {
+            [$((stringify!($name), std::any::type_name::<events::$ty>()),)*]
+        }
+
+        const NAMES_LEN: usize = [$(stringify!($name),)*].len();
+
         $(
             impl IsCatalogEvent for events::$ty {}
             impl Accepts<event_catalog::$name> for events::$ty {}
@@ -185,9 +192,37 @@ pub trait ViaOther {
 
 impl<E, N> ViaOther for &RouteProbe<E, N> {}
 
+/// When a handler registered by hand for `route` takes a catalog struct (its argument tuple
+/// is `args`, a `type_name`) that is not the route's own, it fails on every event: says so,
+/// or `None`. The attribute catches this at compile time; `.on(..)` can only log it.
+pub(crate) fn argument_mismatch(route: &str, args: &str) -> Option<&'static str> {
+    let structs = catalog_structs();
+    let own = structs.iter().find(|(name, _)| *name == route)?.1;
+    let last = args.trim_end_matches(')').trim_end_matches(',');
+    if last.ends_with(own) {
+        return None;
+    }
+    structs.iter().map(|(_, ty)| *ty).find(|ty| last.ends_with(ty))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_registered_mismatches_are_recognised() {
+        let args = std::any::type_name::<(Context, events::Message)>();
+        assert_eq!(argument_mismatch("message", args), None);
+        assert_eq!(
+            argument_mismatch("team_join", args),
+            Some(std::any::type_name::<events::Message>())
+        );
+        assert_eq!(
+            argument_mismatch("team_join", std::any::type_name::<(Event,)>()),
+            None
+        );
+        assert_eq!(argument_mismatch("app_mention", args), None);
+    }
 
     #[test]
     fn event_types_are_the_catalog() {
