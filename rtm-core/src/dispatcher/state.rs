@@ -64,7 +64,8 @@ pub struct State<T>(pub T);
 #[diagnostic::on_unimplemented(
     message = "a handler asks for `State<{Self}>`, but the dispatcher's state is `{S}`",
     label = "the dispatcher's state `{S}` cannot give a `{Self}`",
-    note = "implement `FromRef<{S}>` for `{Self}` to take it out of the state, or take `State<{S}>`"
+    note = "give the dispatcher its state with `.with_state(state)` before registering the handler (a dispatcher without one has the state `()`)",
+    note = "to take a part of the state, implement `FromRef<{S}>` for `{Self}`; or take the whole `State<{S}>`"
 )]
 pub trait FromRef<S> {
     /// The part, cloned out of `state`.
