@@ -92,10 +92,7 @@ macro_rules! catalog {
 
         const NAMES_LEN: usize = [$(stringify!($name),)*].len();
 
-        $(
-            impl IsCatalogEvent for events::$ty {}
-            impl Accepts<event_catalog::$name> for events::$ty {}
-        )*
+        $(impl IsCatalogEvent for events::$ty {})*
     };
 }
 
@@ -122,6 +119,31 @@ catalog! {
     emoji_changed => EmojiChanged,
     dnd_updated_user => DndUpdatedUser,
 }
+
+// Written out rather than generated, so that a mismatch's "but `Accepts<...>` is implemented"
+// hint points at one plain line. `IsCatalogEvent` and `event_catalog` come from the same list
+// above; the test `every_catalog_struct_accepts_its_own_type` keeps the two lists together.
+impl Accepts<event_catalog::hello> for events::Hello {}
+impl Accepts<event_catalog::goodbye> for events::Goodbye {}
+impl Accepts<event_catalog::error> for events::ErrorEvent {}
+impl Accepts<event_catalog::reconnect_url> for events::ReconnectUrl {}
+impl Accepts<event_catalog::message> for events::Message {}
+impl Accepts<event_catalog::team_join> for events::TeamJoin {}
+impl Accepts<event_catalog::team_rename> for events::TeamRename {}
+impl Accepts<event_catalog::user_change> for events::UserChange {}
+impl Accepts<event_catalog::user_typing> for events::UserTyping {}
+impl Accepts<event_catalog::reaction_added> for events::ReactionAdded {}
+impl Accepts<event_catalog::reaction_removed> for events::ReactionRemoved {}
+impl Accepts<event_catalog::channel_created> for events::ChannelCreated {}
+impl Accepts<event_catalog::channel_deleted> for events::ChannelDeleted {}
+impl Accepts<event_catalog::channel_rename> for events::ChannelRename {}
+impl Accepts<event_catalog::channel_archive> for events::ChannelArchive {}
+impl Accepts<event_catalog::member_joined_channel> for events::MemberJoinedChannel {}
+impl Accepts<event_catalog::member_left_channel> for events::MemberLeftChannel {}
+impl Accepts<event_catalog::presence_change> for events::PresenceChange {}
+impl Accepts<event_catalog::pin_added> for events::PinAdded {}
+impl Accepts<event_catalog::emoji_changed> for events::EmojiChanged {}
+impl Accepts<event_catalog::dnd_updated_user> for events::DndUpdatedUser {}
 
 /// A struct of the event catalog ([`crate::events`]).
 pub trait IsCatalogEvent {}
@@ -208,6 +230,28 @@ pub(crate) fn argument_mismatch(route: &str, args: &str) -> Option<&'static str>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_catalog_struct_accepts_its_own_type() {
+        macro_rules! accepts {
+            ($($name:ident => $ty:ident),* $(,)?) => {{
+                fn check<E: Accepts<N>, N>() {}
+                $(check::<events::$ty, event_catalog::$name>();)*
+                [$(stringify!($name)),*].len()
+            }};
+        }
+        let checked = accepts! {
+            hello => Hello, goodbye => Goodbye, error => ErrorEvent, reconnect_url => ReconnectUrl,
+            message => Message, team_join => TeamJoin, team_rename => TeamRename,
+            user_change => UserChange, user_typing => UserTyping, reaction_added => ReactionAdded,
+            reaction_removed => ReactionRemoved, channel_created => ChannelCreated,
+            channel_deleted => ChannelDeleted, channel_rename => ChannelRename,
+            channel_archive => ChannelArchive, member_joined_channel => MemberJoinedChannel,
+            member_left_channel => MemberLeftChannel, presence_change => PresenceChange,
+            pin_added => PinAdded, emoji_changed => EmojiChanged, dnd_updated_user => DndUpdatedUser,
+        };
+        assert_eq!(checked, NAMES.len());
+    }
 
     #[test]
     fn hand_registered_mismatches_are_recognised() {
