@@ -1,15 +1,22 @@
 //! Dispatcher bot: three `#[rtm_event]` handlers, a `team_join` greeter, a message echo and a
-//! reaction handler, run by an `RtmDispatcher`.
+//! reaction handler, run by an `RtmDispatcher`, with application state (a greeting counter)
+//! and an error hook that tells the user in the channel.
 //!
 //! ```text
 //! cargo run -p rtm-examples --example dispatcher_bot                    # bundled emulator, scripted demo
 //! SLACK_TOKEN=xoxb-… cargo run -p rtm-examples --example dispatcher_bot # a real workspace (Ctrl-C stops)
 //! ```
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::Duration,
+};
 
 use rtm_core::{
-    BoxError, ClientConfig, Context, Ordering, RtmClient, RtmDispatcher, emulator::Emulator, events,
+    BoxError, ClientConfig, Context, Ordering, RtmClient, RtmDispatcher, State, emulator::Emulator, events,
     rtm_event,
 };
 use serde_json::json;
@@ -17,21 +24,26 @@ use serde_json::json;
 /// Where the greeter welcomes new members (a channel id).
 const WELCOME_CHANNEL: &str = "C0GENERAL";
 
-/// Welcomes every new member of the workspace.
+/// The bot's application state: handlers take it with `State<Greeted>`.
+#[derive(Clone, Default)]
+struct Greeted(Arc<AtomicU64>);
+
+/// Welcomes every new member of the workspace, and counts them.
 #[rtm_event(type = "team_join")]
-async fn greet(ctx: Context, join: events::TeamJoin) -> Result<(), BoxError> {
-    let text = format!("Welcome to the team, <@{}>!", join.user.id);
-    ctx.client().send_message(WELCOME_CHANNEL, &text).await?;
+async fn greet(ctx: Context, State(greeted): State<Greeted>, join: events::TeamJoin) -> Result<(), BoxError> {
+    let n = greeted.0.fetch_add(1, Relaxed) + 1;
+    let text = format!("Welcome to the team, <@{}>! You are newcomer #{n}.", join.user.id);
+    ctx.send_message(WELCOME_CHANNEL, &text).await?;
     println!("greeted {} in {WELCOME_CHANNEL}", join.user.id);
     Ok(())
 }
 
-/// Says every message back, in the same channel.
+/// Says every message back, in the same channel. The bot's own messages never get here:
+/// `message` routes skip them by default.
 #[rtm_event(type = "message")]
 async fn echo(ctx: Context, message: events::Message) -> Result<(), BoxError> {
-    // Only plain messages from people: no edits, joins or bot posts, and never our own.
-    let from_me = message.user.as_deref() == Some(ctx.info().self_user.id.as_str());
-    let (None, false, Some(text)) = (&message.subtype, from_me, message.text) else {
+    // Only plain messages: no edits, joins or bot posts.
+    let (None, Some(text)) = (&message.subtype, message.text) else {
         return Ok(());
     };
     ctx.reply(&text).await?;
@@ -39,10 +51,10 @@ async fn echo(ctx: Context, message: events::Message) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Thanks whoever reacts to a message; `reply` answers in the reacted message's channel.
+/// Thanks whoever reacts to a message, in a thread under the reacted message.
 #[rtm_event(type = "reaction_added")]
 async fn thank_reaction(ctx: Context, reaction: events::ReactionAdded) -> Result<(), BoxError> {
-    ctx.reply(&format!(
+    ctx.reply_in_thread(&format!(
         "Thanks for the :{}:, <@{}>!",
         reaction.reaction, reaction.user
     ))
@@ -56,14 +68,21 @@ async fn thank_reaction(ctx: Context, reaction: events::ReactionAdded) -> Result
     Ok(())
 }
 
-fn dispatcher(client: RtmClient) -> RtmDispatcher {
+fn dispatcher(client: RtmClient) -> RtmDispatcher<Greeted> {
     RtmDispatcher::new(client)
         // Answers in one channel keep the conversation's order; channels run concurrently.
         .ordering(Ordering::PerChannel)
+        .with_state(Greeted::default())
         .handler::<greet>()
         .handler::<echo>()
         .handler::<thank_reaction>()
-        .on_error(|error| eprintln!("dispatcher_bot: {error}"))
+        // Tell the user when a handler failed, where it happened.
+        .on_error_async(|error, ctx| async move {
+            eprintln!("dispatcher_bot: {error}");
+            if ctx.channel().is_some() {
+                let _ = ctx.reply_in_thread("Sorry, that did not work.").await;
+            }
+        })
 }
 
 #[tokio::main]
@@ -112,7 +131,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("the bot sent:");
     for frame in emulator.sent().iter().filter(|frame| frame["type"] == "message") {
         let (channel, text) = (frame["channel"].as_str(), frame["text"].as_str());
-        println!("  {}: {}", channel.unwrap_or("?"), text.unwrap_or("?"));
+        let thread = frame["thread_ts"]
+            .as_str()
+            .map(|ts| format!(" (in thread {ts})"))
+            .unwrap_or_default();
+        println!("  {}: {}{thread}", channel.unwrap_or("?"), text.unwrap_or("?"));
     }
     Ok(())
 }

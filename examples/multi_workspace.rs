@@ -16,7 +16,8 @@ use rtm_core::{
 };
 use tokio::task::JoinSet;
 
-/// Answers `status` in any workspace with the workspace's name.
+/// Answers `status` in any workspace with the workspace's name. (The bot's own messages
+/// never get here: `message` routes skip them by default.)
 #[rtm_event(type = "message")]
 async fn status(ctx: Context, message: events::Message) -> Result<(), BoxError> {
     if message.subtype.is_none() && message.text.as_deref() == Some("status") {

@@ -1,9 +1,13 @@
-//! How to test your own bot offline with the bundled emulator: start it, connect your bot to
-//! it, push an event, and assert what the bot sent. The tests at the bottom are real tests:
+//! How to test your own bot offline, two ways. The tests at the bottom are real tests:
 //!
 //! ```text
 //! cargo test -p rtm-examples --example testing_my_bot
 //! ```
+//!
+//! - **Unit tests of a handler**, no server: call the handler with the context of a
+//!   [`TestContext`](rtm_core::TestContext), then assert what it sent (text, channel, thread).
+//! - **End-to-end tests** with the bundled emulator: start it, run your dispatcher against it,
+//!   push an event, and assert what the bot sent.
 //!
 //! In your crate, enable the emulator for tests only:
 //!
@@ -16,11 +20,17 @@ use rtm_core::{BoxError, ClientConfig, Context, RtmClient, RtmDispatcher, events
 
 // ---- the bot under test -------------------------------------------------------------------
 
-/// Answers `ping` with `pong`.
+/// Answers `ping` with `pong`, and `help` in a thread. (The bot's own messages never get
+/// here: `message` routes skip them by default.)
 #[rtm_event(type = "message")]
 async fn ping_pong(ctx: Context, message: events::Message) -> Result<(), BoxError> {
-    if message.subtype.is_none() && message.text.as_deref() == Some("ping") {
-        ctx.reply("pong").await?;
+    if message.subtype.is_some() {
+        return Ok(());
+    }
+    match message.text.as_deref() {
+        Some("ping") => drop(ctx.reply("pong").await?),
+        Some("help") => drop(ctx.reply_in_thread("say `ping`").await?),
+        _ => {}
     }
     Ok(())
 }
@@ -49,9 +59,73 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 mod tests {
     use std::time::Duration;
 
-    use rtm_core::emulator::Emulator;
+    use rtm_core::{DispatcherProbe, Event, TestContext, emulator::Emulator};
 
     use super::*;
+
+    // ---- unit tests: a handler and a TestContext, no server --------------------------------
+
+    /// A `message` event from alice in C1, as Slack would send it.
+    fn message(text: &str) -> Event {
+        let json = serde_json::json!({"type": "message", "channel": "C1", "user": "U0ALICE", "text": text, "ts": "5.0"});
+        Event::from_json(json.to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn ping_is_answered_with_pong_in_its_channel() {
+        let test = TestContext::new(message("ping"));
+        ping_pong(test.context(), test.context().event().parse().unwrap())
+            .await
+            .unwrap();
+        let sent = test.sent();
+        assert_eq!(test.sent_texts(), ["pong"]);
+        assert_eq!(
+            (sent[0].channel.as_str(), sent[0].thread_ts.as_deref()),
+            ("C1", None)
+        );
+    }
+
+    #[tokio::test]
+    async fn help_is_answered_in_a_thread_under_the_question() {
+        let test = TestContext::new(message("help"));
+        ping_pong(test.context(), test.context().event().parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(test.sent_texts(), ["say `ping`"]);
+        assert_eq!(test.sent()[0].thread_ts.as_deref(), Some("5.0"));
+    }
+
+    #[tokio::test]
+    async fn other_messages_get_no_answer() {
+        let test = TestContext::new(message("hello"));
+        ping_pong(test.context(), test.context().event().parse().unwrap())
+            .await
+            .unwrap();
+        assert!(test.sent().is_empty());
+    }
+
+    // ---- end-to-end tests: the dispatcher against the bundled emulator ---------------------
+
+    /// Starts an emulator and runs the bot against it; the probe tells when the bot has
+    /// handled everything pushed so far.
+    async fn start_probed() -> (Emulator, DispatcherProbe) {
+        let emulator = Emulator::start().await.unwrap();
+        let config = ClientConfig::builder(emulator.token())
+            .api_url(emulator.api_url())
+            .build()
+            .unwrap();
+        let (dispatcher, probe) = bot(RtmClient::connect(config).await.unwrap()).with_probe();
+        tokio::spawn(dispatcher.run());
+        (emulator, probe)
+    }
+
+    /// Pushes the probe's marker and waits (bounded) until the bot has handled everything.
+    async fn settle(emulator: &Emulator, probe: &DispatcherProbe) -> Vec<String> {
+        emulator.push(probe.sync_event());
+        tokio::time::timeout(Duration::from_secs(5), probe.settled())
+            .await
+            .unwrap()
+    }
 
     /// Starts an emulator and runs the bot against it until the returned sender is dropped.
     async fn start() -> (Emulator, tokio::sync::oneshot::Sender<()>) {
@@ -87,6 +161,25 @@ mod tests {
         let sent = emulator.wait_for_sent(1, Duration::from_secs(5)).await.unwrap();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0]["text"], "pong");
+    }
+
+    #[tokio::test]
+    async fn never_answers_its_own_messages() {
+        let (emulator, probe) = start_probed().await;
+        // A `ping` posted as the bot itself: no answer, and no handler failed.
+        emulator.message("C0GENERAL", emulator.self_id(), "ping");
+        assert!(settle(&emulator, &probe).await.is_empty());
+        // (`sent()` records every frame the bot wrote, keepalive pings included.)
+        assert!(!emulator.sent().iter().any(|frame| frame["type"] == "message"));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_message_is_reported_not_hidden() {
+        let (emulator, probe) = start_probed().await;
+        emulator.push(serde_json::json!({"type": "message", "text": "ping"})); // no channel, no ts
+        let errors = settle(&emulator, &probe).await;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("ping_pong"), "{errors:?}");
     }
 
     #[tokio::test]

@@ -4,13 +4,20 @@
 //! errors (reqwest, tungstenite, serde_json) are only reachable through
 //! [`std::error::Error::source`], never as public fields, so their versions stay out of our API.
 
-use std::{sync::Arc, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 /// A foreign error kept only as a source.
 pub(crate) type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why connecting, reading or configuring the client failed.
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// `Debug` starts with the `Display` text (with its remedy, e.g. which token RTM needs), then
+/// the variant's fields, so `fn main() -> Result<(), rtm_core::Error>` shows the remedy too:
+///
+/// ```text
+/// Error: slack refused rtm.connect: not_allowed_token_type (RTM needs a user token or …) [Slack { code: "not_allowed_token_type" }]
+/// ```
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Slack answered `rtm.connect` with `ok: false`. `code` is Slack's error code, such as
@@ -54,6 +61,33 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} [")?;
+        match self {
+            Error::Slack { code } => f.debug_struct("Slack").field("code", code).finish(),
+            Error::RateLimited { retry_after } => f
+                .debug_struct("RateLimited")
+                .field("retry_after", retry_after)
+                .finish(),
+            Error::Http { reason, source } => f
+                .debug_struct("Http")
+                .field("reason", reason)
+                .field("source", source)
+                .finish(),
+            Error::WebSocket { reason, source } => f
+                .debug_struct("WebSocket")
+                .field("reason", reason)
+                .field("source", source)
+                .finish(),
+            Error::Protocol(reason) => f.debug_tuple("Protocol").field(reason).finish(),
+            Error::Timeout(what) => f.debug_tuple("Timeout").field(what).finish(),
+            Error::Config(reason) => f.debug_tuple("Config").field(reason).finish(),
+        }?;
+        f.write_str("]")
+    }
 }
 
 /// A short hint for the codes users meet most; empty for the others.
@@ -210,6 +244,28 @@ pub struct ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_the_remedy_then_the_variant() {
+        let e = Error::Slack {
+            code: "not_allowed_token_type".into(),
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            "slack refused rtm.connect: not_allowed_token_type (RTM needs a user token or the bot token of a classic Slack app; modern apps must use Socket Mode) [Slack { code: \"not_allowed_token_type\" }]"
+        );
+        assert_eq!(
+            format!("{:?}", Error::Timeout("hello")),
+            "timed out waiting for hello [Timeout(\"hello\")]"
+        );
+        assert_eq!(
+            format!("{:?}", Error::Config("no token".into())),
+            "invalid configuration: no token [Config(\"no token\")]"
+        );
+        // What `fn main() -> Result<(), Error>` prints.
+        let shown = format!("Error: {e:?}");
+        assert!(shown.contains("modern apps must use Socket Mode"), "{shown}");
+    }
 
     #[test]
     fn display_strings_are_pinned() {

@@ -25,8 +25,9 @@ pub mod web;
 #[doc(hidden)]
 pub use crate::dispatcher::private as __private;
 pub use crate::dispatcher::{
-    AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT, FromEvent,
-    Handler, HandlerError, IntoHandlerResult, Ordering, Route, RtmDispatcher,
+    AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT,
+    DispatcherProbe, FromContext, FromEvent, FromRef, Handler, HandlerError, IntoHandlerResult, Ordering,
+    Route, RtmDispatcher, SentMessage, State, TestContext,
 };
 pub use crate::{
     client::RtmClient,

@@ -11,6 +11,10 @@ use crate::validate::Errors;
 pub(crate) const ATTRIBUTE: &str = "rtm_event";
 const TYPE: &str = "type";
 const SUBTYPE: &str = "subtype";
+/// Flag: the `type` is not in the event catalog, do not check its spelling.
+const UNCHECKED: &str = "unchecked";
+/// Flag: a `message` route that also gets the bot's own messages.
+const OWN_MESSAGES: &str = "own_messages";
 
 /// One `#[rtm_event(...)]`: the route it names.
 pub(crate) struct RouteArgs {
@@ -23,6 +27,10 @@ pub(crate) struct RouteArgs {
     /// Another key of this attribute was rejected: `kind` is still checked, but the route is
     /// incomplete, so it takes no part in the duplicate check.
     pub(crate) partial: bool,
+    /// `unchecked` was given: the type need not be in the catalog.
+    pub(crate) unchecked: bool,
+    /// `own_messages` was given (its key, for errors).
+    pub(crate) own_messages: Option<syn::Path>,
 }
 
 /// Whether `attr` is a stacked `#[rtm_event]`.
@@ -37,6 +45,10 @@ pub(crate) fn is_rtm_event(attr: &Attribute) -> bool {
 /// `type`.
 pub(crate) fn parse_outer(args: TokenStream, errors: &mut Errors) -> Option<RouteArgs> {
     let origin = args.clone();
+    if let Some(error) = bare_literal(&args) {
+        errors.push(error);
+        return None;
+    }
     let mut keys = Keys::default();
     match syn::meta::parser(|meta: ParseNestedMeta<'_>| keys.parse(meta, errors)).parse2(args) {
         Ok(()) => keys.finish(origin, errors),
@@ -65,6 +77,10 @@ pub(crate) fn parse_stacked(attr: &Attribute, errors: &mut Errors) -> Option<Rou
             return None;
         }
     };
+    if let Some(error) = bare_literal(&list.tokens) {
+        errors.push(error);
+        return None;
+    }
     let mut keys = Keys::default();
     match list.parse_nested_meta(|meta| keys.parse(meta, errors)) {
         Ok(()) => keys.finish(origin, errors),
@@ -75,17 +91,38 @@ pub(crate) fn parse_stacked(attr: &Attribute, errors: &mut Errors) -> Option<Rou
     }
 }
 
+/// `#[rtm_event("message")]`: a string where `type = "..."` belongs.
+fn bare_literal(args: &TokenStream) -> Option<syn::Error> {
+    let literal = syn::parse2::<LitStr>(args.clone()).ok().or_else(|| {
+        let mut tokens = args.clone().into_iter();
+        let first = tokens.next()?;
+        syn::parse2::<LitStr>(first.into()).ok()
+    })?;
+    Some(syn::Error::new_spanned(
+        &literal,
+        format_args!(
+            "expected `type = \"{0}\"`, not a bare string: write #[rtm_event(type = \"{0}\")]",
+            literal.value()
+        ),
+    ))
+}
+
 /// The keys seen so far in one attribute.
 #[derive(Default)]
 struct Keys {
     kind: Option<LitStr>,
     subtype: Option<(syn::Path, LitStr)>,
+    unchecked: bool,
+    own_messages: Option<syn::Path>,
     /// A key was rejected; the attribute yields no route.
     failed: bool,
 }
 
 impl Keys {
     fn parse(&mut self, meta: ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+        if meta.path.is_ident(UNCHECKED) || meta.path.is_ident(OWN_MESSAGES) {
+            return self.flag(meta, errors);
+        }
         let slot_is_taken = if meta.path.is_ident(TYPE) {
             self.kind.is_some()
         } else if meta.path.is_ident(SUBTYPE) {
@@ -93,7 +130,7 @@ impl Keys {
         } else {
             let key = meta.path.to_token_stream().to_string().replace(' ', "");
             errors.push(meta.error(format_args!(
-                "unknown key `{key}`; valid keys are `type` (e.g. `type = \"team_join\"`) and `subtype` (e.g. `subtype = \"bot_message\"`)"
+                "unknown key `{key}`; valid keys are `type` (e.g. `type = \"team_join\"`), `subtype` (e.g. `subtype = \"bot_message\"`), and the flags `unchecked` and `own_messages`"
             )));
             self.failed = true;
             // Skip the value, if any, so the keys after it are still checked.
@@ -138,6 +175,39 @@ impl Keys {
         Ok(())
     }
 
+    /// A flag: `unchecked` or `own_messages`, without a value.
+    fn flag(&mut self, meta: ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+        let unchecked = meta.path.is_ident(UNCHECKED);
+        let name = if unchecked { UNCHECKED } else { OWN_MESSAGES };
+        if meta.input.peek(syn::Token![=]) || !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+            errors.push(meta.error(format_args!(
+                "`{name}` is a flag and takes no value: write `{name}`"
+            )));
+            self.failed = true;
+            if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<Expr>()?;
+            }
+            return Ok(());
+        }
+        let taken = if unchecked {
+            self.unchecked
+        } else {
+            self.own_messages.is_some()
+        };
+        if taken {
+            errors.push(syn::Error::new_spanned(
+                &meta.path,
+                format_args!("`{name}` specified more than once; give each key once"),
+            ));
+            self.failed = true;
+        } else if unchecked {
+            self.unchecked = true;
+        } else {
+            self.own_messages = Some(meta.path);
+        }
+        Ok(())
+    }
+
     fn finish(self, origin: TokenStream, errors: &mut Errors) -> Option<RouteArgs> {
         let Some(kind) = self.kind else {
             if !self.failed {
@@ -150,6 +220,8 @@ impl Keys {
             subtype: self.subtype,
             origin,
             partial: self.failed,
+            unchecked: self.unchecked,
+            own_messages: self.own_messages,
         })
     }
 }

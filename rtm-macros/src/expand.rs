@@ -87,40 +87,18 @@ fn proxy(function: &ItemFn) -> TokenStream {
     }
 }
 
-/// The success path.
+/// The success path: the function, its proxy, and an `AnnotatedHandler<S>` impl for every
+/// state `S` its `Context`/`State` arguments can be taken from.
+///
+/// `register` does not go through `RtmDispatcher::on` and its `Handler` bound: it builds the
+/// call itself from the argument types it can see, each step spanned at the part of the
+/// signature it needs (the event type, the return type, the function's name for `Send`). A
+/// mistake is then reported once, there, instead of a second time as "not a handler" at a
+/// method the user never called.
 fn handler(function: &ItemFn, routes: &[RouteArgs]) -> TokenStream {
     let name = &function.sig.ident;
     let cfgs = cfgs(function);
     let proxy = proxy(function);
-    // Spanned at the function's name, so a type error (the event is not `FromEvent`, the
-    // future is not `Send`, ...) points at the user's function.
-    let calls = routes.iter().map(|route| {
-        let route = route_expr(route);
-        quote_spanned!(name.span()=> .on(#route, #name))
-    });
-    let checks = checks(function);
-    quote! {
-        #function
-        #proxy
-        #(#cfgs)*
-        const _: () = {
-            impl ::rtm_core::AnnotatedHandler for #name {
-                fn register(dispatcher: ::rtm_core::RtmDispatcher) -> ::rtm_core::RtmDispatcher {
-                    #checks
-                    dispatcher #(#calls)*
-                }
-            }
-        };
-    }
-}
-
-/// Compile-time assertions (axum's `check_*` items) in a closure that is never called: each
-/// is spanned at the part of the signature it checks, so a mistake is reported there with a
-/// precise message, next to the general "cannot be used as an RTM handler". They cost nothing
-/// at run time, and living inside `register` they do not count as a use of the function, so
-/// a handler that is never registered still gets rustc's "function is never used" warning.
-fn checks(function: &ItemFn) -> TokenStream {
-    let name = &function.sig.ident;
     let types: Vec<&Type> = function
         .sig
         .inputs
@@ -130,31 +108,128 @@ fn checks(function: &ItemFn) -> TokenStream {
             FnArg::Receiver(_) => None,
         })
         .collect();
-    let context = match types.as_slice() {
-        [context, _] => {
-            Some(quote_spanned!(context.span()=> ::rtm_core::__private::context_argument::<#context>();))
-        }
-        _ => None,
+    // `validate` guarantees at least one argument.
+    let Some((event, before)) = types.split_last() else {
+        return function.to_token_stream();
     };
-    let event = types
-        .last()
-        .map(|event| quote_spanned!(event.span()=> ::rtm_core::__private::event_argument::<#event>();));
+    let checks = checks(before, event, routes);
+    let call = call(function, before, event);
+    let registrations = routes.iter().map(|route| {
+        let route = route_expr(route);
+        quote!(dispatcher = ::rtm_core::__private::register(dispatcher, #route, name, call.clone());)
+    });
+    quote! {
+        #function
+        #proxy
+        #(#cfgs)*
+        const _: () = {
+            impl<__S> ::rtm_core::AnnotatedHandler<__S> for #name
+            where
+                __S: ::core::marker::Send + ::core::marker::Sync + 'static,
+                #(#before: ::rtm_core::FromContext<__S>,)*
+            {
+                fn register(mut dispatcher: ::rtm_core::RtmDispatcher<__S>) -> ::rtm_core::RtmDispatcher<__S> {
+                    #checks
+                    let name: &'static str = ::core::any::type_name_of_val(&#name);
+                    let call = ::std::sync::Arc::new(#call);
+                    let call = move |ctx: ::rtm_core::Context, event: ::rtm_core::Event, state: &__S| call(ctx, event, state);
+                    #(#registrations)*
+                    dispatcher
+                }
+            }
+        };
+    }
+}
+
+/// The adapter: extracts the event (spanned at its type), then the other arguments, and
+/// boxes the function's future (spanned at its name: it must be `Send`), converting what it
+/// returns (spanned at the return type).
+fn call(function: &ItemFn, before: &[&Type], event: &Type) -> TokenStream {
+    let name = &function.sig.ident;
     let output = match &function.sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
-    let output = quote_spanned!(output.span()=> ::rtm_core::__private::return_type::<#output>(););
-    let arguments = types.iter().map(|_| quote!(::rtm_core::__private::never()));
-    let send = quote_spanned!(name.span()=>
-        ::rtm_core::__private::future_must_be_send(#name(#(#arguments),*));
-    );
+    let extract = quote_spanned!(event.span()=> <#event as ::rtm_core::FromEvent>::from_event(&event));
+    let arguments: Vec<proc_macro2::Ident> = (0..before.len())
+        .map(|index| quote::format_ident!("__arg{}", index))
+        .collect();
+    let context = before.iter().zip(&arguments).map(|(ty, argument)| {
+        quote!(let #argument = <#ty as ::rtm_core::FromContext<__S>>::from_context(&ctx, state);)
+    });
+    let convert = quote_spanned!(output.span()=> ::rtm_core::__private::into_result::<#output>(output));
+    let boxed = quote_spanned!(name.span()=> ::rtm_core::__private::call);
+    let invoke = quote_spanned!(name.span()=> #name(#(#arguments,)* arg));
     quote! {
+        move |ctx: ::rtm_core::Context, event: ::rtm_core::Event, state: &__S| {
+            let name: &'static str = ::core::any::type_name_of_val(&#name);
+            let arg = match #extract {
+                ::core::result::Result::Ok(arg) => arg,
+                ::core::result::Result::Err(source) => {
+                    return ::rtm_core::__private::extract_failed(name, &event, source);
+                }
+            };
+            #(#context)*
+            // A closure, not the function's path: a wrong return type is then reported once,
+            // at the return type.
+            #[allow(clippy::redundant_closure)]
+            let convert = |output: #output| #convert;
+            #boxed(name, event, #invoke, convert)
+        }
+    }
+}
+
+/// Compile-time assertions (axum's `check_*` items) in a closure that is never called: each
+/// is spanned at the part of the attribute or signature it checks. They cost nothing at run
+/// time.
+///
+/// - each argument before the event is `Context` or `State<_>`;
+/// - each route's `type` is in the event catalog (unless `unchecked` or `"*"`): the macro
+///   names the catalog's item for it, so a misspelt type does not resolve and rustc suggests
+///   the similar name;
+/// - a catalog struct as the event argument is the struct of the route's type.
+fn checks(before: &[&Type], event: &Type, routes: &[RouteArgs]) -> TokenStream {
+    let context = before
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> ::rtm_core::__private::context_argument::<#ty>();));
+    let names = routes
+        .iter()
+        .filter(|route| crate::catalog::is_known(&route.kind.value()))
+        .enumerate()
+        .filter_map(|(index, route)| {
+            let ident = catalog_ident(&route.kind)?;
+            let alias = quote::format_ident!("__Route{}", index);
+            Some(quote! {
+                #[allow(non_camel_case_types, dead_code)]
+                type #alias = ::rtm_core::__private::event_catalog::#ident;
+                (&::rtm_core::__private::RouteProbe::<#event, #alias>::new())
+                    .kind()
+                    .check::<#event, #alias>();
+            })
+        });
+    quote! {
+        // The probe's `&` is what selects the check (autoref), not a needless borrow.
+        #[allow(clippy::needless_borrow)]
         let _checks = || {
-            #context
-            #event
-            #output
-            #send
+            #[allow(unused_imports)]
+            use ::rtm_core::__private::{ViaCatalog as _, ViaOther as _};
+            #(#context)*
+            #(#names)*
         };
+    }
+}
+
+/// The identifier of a catalog item for `kind`, spanned at the literal; `None` for a name
+/// that cannot be an identifier (its spelling cannot be checked this way).
+fn catalog_ident(kind: &syn::LitStr) -> Option<proc_macro2::Ident> {
+    let value = kind.value();
+    if let Ok(mut ident) = syn::parse_str::<proc_macro2::Ident>(&value) {
+        ident.set_span(kind.span());
+        return Some(ident);
+    }
+    match value.as_str() {
+        "self" | "super" | "crate" | "Self" | "_" => None,
+        _ => Some(proc_macro2::Ident::new_raw(&value, kind.span())),
     }
 }
 
@@ -165,8 +240,12 @@ fn route_expr(route: &RouteArgs) -> TokenStream {
     } else {
         quote!(::rtm_core::Route::new(#kind))
     };
-    match &route.subtype {
+    let base = match &route.subtype {
         Some((_, subtype)) => quote!(#base.with_subtype(#subtype)),
+        None => base,
+    };
+    match &route.own_messages {
+        Some(_) => quote!(#base.with_own_messages()),
         None => base,
     }
 }
@@ -185,8 +264,8 @@ fn fallback(error: syn::Error, function: &ItemFn) -> TokenStream {
         tokens.extend(quote! {
             #(#cfgs)*
             const _: () = {
-                impl ::rtm_core::AnnotatedHandler for #name {
-                    fn register(dispatcher: ::rtm_core::RtmDispatcher) -> ::rtm_core::RtmDispatcher {
+                impl<__S> ::rtm_core::AnnotatedHandler<__S> for #name {
+                    fn register(dispatcher: ::rtm_core::RtmDispatcher<__S>) -> ::rtm_core::RtmDispatcher<__S> {
                         dispatcher
                     }
                 }
@@ -227,10 +306,20 @@ mod tests {
                 "# [doc (hidden)] # [allow (non_camel_case_types , dead_code)] pub struct greet { }"
             )
         );
-        assert!(expanded.contains("impl :: rtm_core :: AnnotatedHandler for greet"));
         assert!(expanded.contains(
-            ". on (:: rtm_core :: Route :: new (\"message\") . with_subtype (\"bot_message\") , greet) . on (:: rtm_core :: Route :: new (\"reaction_added\") , greet)"
-        ));
+            "impl < __S > :: rtm_core :: AnnotatedHandler < __S > for greet where __S : :: core :: marker :: Send + :: core :: marker :: Sync + 'static , Context : :: rtm_core :: FromContext < __S > ,"
+        ), "{expanded}");
+        assert!(expanded.contains(
+            "dispatcher = :: rtm_core :: __private :: register (dispatcher , :: rtm_core :: Route :: new (\"message\") . with_subtype (\"bot_message\") , name , call . clone ()) ; dispatcher = :: rtm_core :: __private :: register (dispatcher , :: rtm_core :: Route :: new (\"reaction_added\") , name , call . clone ()) ;"
+        ), "{expanded}");
+        assert!(
+            expanded.contains("< TeamJoin as :: rtm_core :: FromEvent > :: from_event (& event)"),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains("type __Route0 = :: rtm_core :: __private :: event_catalog :: message ;"),
+            "{expanded}"
+        );
         assert!(!expanded.contains("rtm_event"), "stacked attributes are consumed");
     }
 
@@ -243,7 +332,9 @@ mod tests {
             ),
         );
         assert!(
-            expanded.contains(". on (:: rtm_core :: Route :: any () , log)"),
+            expanded
+                .contains("register (dispatcher , :: rtm_core :: Route :: any () , name , call . clone ())")
+                && !expanded.contains("event_catalog"),
             "{expanded}"
         );
     }
@@ -253,7 +344,7 @@ mod tests {
         let expanded = rtm_event(
             quote!(),
             quote!(
-                fn greet(a: A, b: B, c: C) {}
+                fn greet(a: A, b: B, c: C, d: D, e: E, f: F, g: G) {}
             ),
         )
         .to_string();
@@ -261,9 +352,9 @@ mod tests {
         assert!(expanded.contains("handlers must be `async fn`s"), "{expanded}");
         assert!(expanded.contains("too many arguments"), "{expanded}");
         assert!(
-            expanded.contains("fn greet (a : A , b : B , c : C) { }"),
+            expanded.contains("fn greet (a : A , b : B , c : C , d : D , e : E , f : F , g : G) { }"),
             "{expanded}"
         );
-        assert!(expanded.contains("fn register (dispatcher : :: rtm_core :: RtmDispatcher) -> :: rtm_core :: RtmDispatcher { dispatcher }"), "{expanded}");
+        assert!(expanded.contains("fn register (dispatcher : :: rtm_core :: RtmDispatcher < __S >) -> :: rtm_core :: RtmDispatcher < __S > { dispatcher }"), "{expanded}");
     }
 }

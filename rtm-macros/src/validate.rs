@@ -4,7 +4,7 @@
 use quote::ToTokens;
 use syn::{FnArg, LitStr, Pat, Signature, Type};
 
-use crate::args::RouteArgs;
+use crate::{args::RouteArgs, catalog};
 
 /// Collects errors so that one compile shows every mistake (serde's `Ctxt`).
 #[derive(Default)]
@@ -33,8 +33,8 @@ pub(crate) const ANY: &str = "*";
 pub(crate) fn routes(routes: &[RouteArgs], errors: &mut Errors) {
     for (index, route) in routes.iter().enumerate() {
         let kind = route.kind.value();
-        if kind != ANY {
-            name(&route.kind, "type", "team_join", errors);
+        if kind != ANY && name(&route.kind, "type", "team_join", errors) && !route.unchecked {
+            known(&route.kind, errors);
         }
         if let Some((key, subtype)) = &route.subtype {
             if kind == ANY {
@@ -43,8 +43,16 @@ pub(crate) fn routes(routes: &[RouteArgs], errors: &mut Errors) {
                     "`subtype` cannot be combined with `type = \"*\"`: name the event type it belongs to, e.g. `type = \"message\", subtype = \"bot_message\"`",
                 ));
             } else {
-                name(subtype, "subtype", "bot_message", errors);
+                let _ = name(subtype, "subtype", "bot_message", errors);
             }
+        }
+        if let Some(key) = &route.own_messages
+            && kind != "message"
+        {
+            errors.push(syn::Error::new_spanned(
+                key,
+                "`own_messages` only applies to `type = \"message\"`: other routes already get every event, the bot's own included",
+            ));
         }
         let same = |other: &RouteArgs| {
             other.kind.value() == kind
@@ -64,8 +72,26 @@ pub(crate) fn routes(routes: &[RouteArgs], errors: &mut Errors) {
     }
 }
 
-/// A Slack event type or subtype: lowercase snake_case such as `team_join`.
-fn name(literal: &LitStr, key: &str, example: &str, errors: &mut Errors) {
+/// A type the catalog knows, unless the route says `unchecked`.
+fn known(literal: &LitStr, errors: &mut Errors) {
+    let value = literal.value();
+    if catalog::is_known(&value) {
+        return;
+    }
+    let hint = match catalog::suggestion(&value) {
+        Some(close) => format!("did you mean `type = \"{close}\"`? "),
+        None => String::new(),
+    };
+    errors.push(syn::Error::new_spanned(
+        literal,
+        format_args!(
+            "unknown event type `{value}`: {hint}If Slack sends `{value}` and the catalog lacks it, say so with `unchecked`: #[rtm_event(type = \"{value}\", unchecked)]"
+        ),
+    ));
+}
+
+/// A Slack event type or subtype: lowercase snake_case such as `team_join`. Whether it is.
+fn name(literal: &LitStr, key: &str, example: &str, errors: &mut Errors) -> bool {
     let value = literal.value();
     let well_formed = value.starts_with(|c: char| c.is_ascii_lowercase())
         && value
@@ -89,14 +115,19 @@ fn name(literal: &LitStr, key: &str, example: &str, errors: &mut Errors) {
             ),
         ));
     }
+    !value.is_empty() && well_formed
 }
 
-/// What the dispatcher can call: a non-generic `async fn` without `self`, taking the event,
-/// or a `Context` and the event, each bound to a plain identifier.
+/// The most arguments a handler takes: up to five `Context`/`State` arguments, then the event.
+pub(crate) const MAX_ARGUMENTS: usize = 6;
+
+/// What the dispatcher can call: a non-generic `async fn` without `self`, taking the event
+/// last, after up to five `Context`/`State` arguments, each bound to a plain identifier (or
+/// a tuple-struct pattern such as `State(db)`).
 pub(crate) fn signature(sig: &Signature, errors: &mut Errors) {
     if sig.asyncness.is_none() {
-        errors.push(syn::Error::new_spanned(
-            sig.fn_token,
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
             "handlers must be `async fn`s: write `async fn` here",
         ));
     }
@@ -120,6 +151,7 @@ pub(crate) fn signature(sig: &Signature, errors: &mut Errors) {
         match &*argument.pat {
             Pat::Ident(ident) if ident.subpat.is_none() => {}
             Pat::Wild(_) => {}
+            Pat::TupleStruct(_) if is_named(&argument.ty, "State") => {}
             pattern => errors.push(syn::Error::new_spanned(
                 pattern,
                 "expected an identifier: name the argument, e.g. `join: TeamJoin`, and destructure it in the body",
@@ -138,14 +170,36 @@ pub(crate) fn signature(sig: &Signature, errors: &mut Errors) {
             sig.paren_token.span.join(),
             "a handler takes the event as an argument: `async fn greet(join: TeamJoin)` or `async fn greet(ctx: Context, join: TeamJoin)`",
         )),
-        0..=2 => {}
+        0..=MAX_ARGUMENTS => {}
         _ => {
-            let extra: proc_macro2::TokenStream =
-                arguments[2..].iter().map(|argument| argument.to_token_stream()).collect();
+            let extra: proc_macro2::TokenStream = arguments[MAX_ARGUMENTS..]
+                .iter()
+                .map(|argument| argument.to_token_stream())
+                .collect();
             errors.push(syn::Error::new_spanned(
                 extra,
-                "too many arguments: a handler takes the event, or a `Context` and the event: `async fn greet(ctx: Context, join: TeamJoin)`",
+                "too many arguments: a handler takes up to five `Context`/`State` arguments, then the event: `async fn greet(ctx: Context, State(db): State<Db>, join: TeamJoin)`",
             ));
         }
+    }
+    if let Some(last) = arguments.last()
+        && (is_named(&last.ty, "Context") || is_named(&last.ty, "State"))
+    {
+        errors.push(syn::Error::new_spanned(
+            &last.ty,
+            "the last argument must be the event, not `Context` or `State`: write `async fn greet(ctx: Context, join: TeamJoin)`, or take the raw `event: Event`",
+        ));
+    }
+}
+
+/// Whether `ty` is a path whose last segment is `name` (`Context`, `rtm_core::Context`, `State<Db>`).
+fn is_named(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == name),
+        _ => false,
     }
 }

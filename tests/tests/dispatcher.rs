@@ -10,7 +10,7 @@ use std::{
 };
 
 use rtm_core::{
-    BoxError, Context, Error, Event, HandlerError, Ordering, Route, RtmClient, RtmDispatcher,
+    BoxError, Context, Error, Event, FromRef, HandlerError, Ordering, Route, RtmClient, RtmDispatcher, State,
     emulator::Emulator,
     events::{Message, TeamJoin},
     rtm_event,
@@ -29,7 +29,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(dispatcher: RtmDispatcher) -> Running {
+    fn start<S: Send + Sync + 'static>(dispatcher: RtmDispatcher<S>) -> Running {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(dispatcher.run_until(async {
             let _ = stopped.await;
@@ -70,7 +70,9 @@ async fn sync_point(emulator: &Emulator, synced: &mut mpsc::UnboundedReceiver<()
     next(synced).await;
 }
 
-fn route_sync(dispatcher: RtmDispatcher) -> (RtmDispatcher, mpsc::UnboundedReceiver<()>) {
+fn route_sync<S: Send + Sync + 'static>(
+    dispatcher: RtmDispatcher<S>,
+) -> (RtmDispatcher<S>, mpsc::UnboundedReceiver<()>) {
     let (tx, rx) = recorder();
     let dispatcher = dispatcher.on(Route::new("sync"), move |_: Event| {
         let tx = tx.clone();
@@ -592,4 +594,220 @@ async fn handlers_awaiting_replies_never_deadlock_behind_a_full_buffer() {
         sent.err().map(|e| e.received().len())
     );
     running.stop().await.unwrap();
+}
+
+/// The application state of the state tests: a log shared by every call, and a name that
+/// handlers can take on its own (`FromRef`).
+#[derive(Clone, Default)]
+struct AppState {
+    log: Arc<Mutex<Vec<String>>>,
+    name: BotName,
+}
+
+#[derive(Clone, Default)]
+struct BotName(&'static str);
+
+impl FromRef<AppState> for BotName {
+    fn from_ref(state: &AppState) -> BotName {
+        state.name.clone()
+    }
+}
+
+#[rtm_event(type = "message")]
+async fn log_with_state(
+    ctx: Context,
+    State(state): State<AppState>,
+    State(BotName(name)): State<BotName>,
+    message: Message,
+) {
+    assert!(ctx.channel().is_some());
+    state
+        .log
+        .lock()
+        .unwrap()
+        .push(format!("{name}: {}", text(&message)));
+}
+
+#[tokio::test]
+async fn state_reaches_handlers_whole_and_by_part() {
+    let (emulator, client) = setup().await;
+    let state = AppState {
+        name: BotName("rtmbot"),
+        ..AppState::default()
+    };
+    let dispatcher = RtmDispatcher::new(client)
+        .ordering(Ordering::Sequential)
+        .with_state(state.clone())
+        .handler::<log_with_state>()
+        .on(
+            Route::new("team_join"),
+            |State(state): State<AppState>, join: TeamJoin| async move {
+                state
+                    .log
+                    .lock()
+                    .unwrap()
+                    .push(format!("joined: {}", join.user.id));
+            },
+        );
+    assert_eq!(dispatcher.state().name.0, "rtmbot");
+    let (dispatcher, mut synced) = route_sync(dispatcher);
+    let running = Running::start(dispatcher);
+
+    emulator.message("C1", "U1", "one");
+    emulator.push(team_join("U2"));
+    emulator.message("C1", "U1", "two");
+    sync_point(&emulator, &mut synced).await;
+    running.stop().await.expect("clean shutdown");
+
+    assert_eq!(
+        *state.log.lock().unwrap(),
+        ["rtmbot: one", "joined: U2", "rtmbot: two"]
+    );
+}
+
+#[tokio::test]
+async fn message_routes_skip_the_bots_own_messages_unless_asked() {
+    let (emulator, client) = setup().await;
+    let me = client.info().self_user.id.clone();
+    let (plain_tx, mut plain) = recorder();
+    let (own_tx, mut own) = recorder();
+    let (any_tx, mut any) = recorder();
+    let dispatcher = RtmDispatcher::new(client)
+        .ordering(Ordering::Sequential)
+        .on(Route::new("message"), move |message: Message| {
+            let tx = plain_tx.clone();
+            async move {
+                let _ = tx.send(text(&message));
+            }
+        })
+        .on(
+            Route::new("message").with_own_messages(),
+            move |message: Message| {
+                let tx = own_tx.clone();
+                async move {
+                    let _ = tx.send(text(&message));
+                }
+            },
+        )
+        .on(Route::any(), move |event: Event| {
+            let tx = any_tx.clone();
+            async move {
+                let _ = tx.send(event.kind().to_owned());
+            }
+        });
+    let (dispatcher, mut synced) = route_sync(dispatcher);
+    let running = Running::start(dispatcher);
+
+    emulator.message("C1", &me, "mine");
+    emulator.message("C1", "U1", "theirs");
+    sync_point(&emulator, &mut synced).await;
+    running.stop().await.expect("clean shutdown");
+
+    let drain = |rx: &mut mpsc::UnboundedReceiver<String>| {
+        let mut all = Vec::new();
+        while let Ok(item) = rx.try_recv() {
+            all.push(item);
+        }
+        all
+    };
+    assert_eq!(drain(&mut plain), ["theirs"]);
+    assert_eq!(drain(&mut own), ["mine", "theirs"]);
+    assert_eq!(drain(&mut any), ["message", "message", "sync"]);
+}
+
+#[tokio::test]
+async fn reply_in_thread_sends_the_events_thread() {
+    let (emulator, client) = setup().await;
+    let dispatcher = RtmDispatcher::new(client).on(
+        Route::new("message"),
+        |ctx: Context, message: Message| async move {
+            ctx.reply_in_thread(&format!("re: {}", text(&message))).await?;
+            Ok::<(), BoxError>(())
+        },
+    );
+    let running = Running::start(dispatcher);
+
+    let question = emulator.message("C7", "U1", "question");
+    let sent = within("the reply", emulator.wait_for_sent(1, rtm_tests::WAIT))
+        .await
+        .expect("a reply was sent");
+    assert_eq!(sent[0]["type"], "message");
+    assert_eq!(sent[0]["channel"], "C7");
+    assert_eq!(sent[0]["text"], "re: question");
+    assert_eq!(sent[0]["thread_ts"], question["ts"]);
+    running.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn async_error_hook_can_tell_the_user_in_the_channel() {
+    let (emulator, client) = setup().await;
+    let dispatcher = RtmDispatcher::new(client)
+        .on(Route::new("message"), |_: Message| async {
+            Err::<(), _>("the database is down")
+        })
+        .on_error_async(|error: HandlerError, ctx: Context| async move {
+            let _ = ctx.reply(&format!("sorry: {}", error.event_type())).await;
+        });
+    let running = Running::start(dispatcher);
+
+    emulator.message("C9", "U1", "save this");
+    let sent = within("the apology", emulator.wait_for_sent(1, rtm_tests::WAIT))
+        .await
+        .expect("the hook replied");
+    assert_eq!(sent[0]["channel"], "C9");
+    assert_eq!(sent[0]["text"], "sorry: message");
+    running.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn probe_waits_for_every_call_and_reports_failures() {
+    let (emulator, client) = setup().await;
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let (dispatcher, probe) = RtmDispatcher::new(client)
+        .on(Route::new("message"), move |message: Message| {
+            let counter = Arc::clone(&counter);
+            async move {
+                // Slow enough that a test without the probe would look too early.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                counter.fetch_add(1, SeqCst);
+                if text(&message) == "bad" {
+                    return Err("cannot handle `bad`");
+                }
+                Ok(())
+            }
+        })
+        .on(Route::any(), |event: Event| async move {
+            assert_ne!(
+                event.kind(),
+                "rtm_dispatcher_probe_sync",
+                "handlers never see the marker"
+            );
+        })
+        .with_probe();
+    let running = Running::start(dispatcher);
+
+    emulator.message("C1", "U1", "good");
+    emulator.message("C1", "U1", "bad");
+    emulator.message("C1", "U1", "good");
+    emulator.push(probe.sync_event());
+    let errors = within("the dispatcher to settle", probe.settled()).await;
+    assert_eq!(handled.load(SeqCst), 3);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("cannot handle `bad`"), "{errors:?}");
+    let messages: Vec<_> = emulator
+        .sent()
+        .into_iter()
+        .filter(|frame| frame["type"] == "message")
+        .collect();
+    assert!(messages.is_empty(), "no handler sent a message: {messages:?}");
+
+    emulator.message("C1", "U1", "good");
+    emulator.push(probe.sync_event());
+    assert_eq!(
+        within("the dispatcher to settle", probe.settled()).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(handled.load(SeqCst), 4);
+    running.stop().await.expect("clean shutdown");
 }

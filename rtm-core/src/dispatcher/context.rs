@@ -10,8 +10,14 @@ use serde_json::value::RawValue;
 
 use crate::{ConnectionInfo, Event, ReplyFuture, RtmClient, SendError};
 
-/// What a handler gets besides its event: the client, the connection's info, and the event's
-/// channel so that [`reply`](Self::reply) answers where the event happened.
+use super::transport::Transport;
+
+/// What a handler gets besides its event: a way to reply, the connection's info, and the
+/// event's channel so that [`reply`](Self::reply) answers where the event happened.
+///
+/// A context does not depend on the transport: the same handler runs on an RTM client, in a
+/// unit test with a [`TestContext`](crate::TestContext), and on other transports later. Only
+/// [`client`](Self::client) is RTM-specific.
 ///
 /// Cloning costs a reference count; every handler of one event shares the same context.
 #[derive(Clone)]
@@ -20,34 +26,55 @@ pub struct Context {
 }
 
 struct Inner {
-    client: RtmClient,
+    transport: Arc<dyn Transport>,
     event: Event,
     /// Read from the event's JSON on first use.
     channel: OnceLock<Option<Box<str>>>,
 }
 
 impl Context {
-    /// The context the dispatcher builds for `event`; public so handlers can be unit-tested
-    /// by calling them directly.
+    /// A context for `event` over an RTM client; public so handlers can be called directly.
+    /// To test a handler without a server, use a [`TestContext`](crate::TestContext).
     pub fn new(client: RtmClient, event: Event) -> Context {
+        Context::over(Arc::new(client), event)
+    }
+
+    /// The context the dispatcher builds: one reference count on the shared transport.
+    pub(crate) fn over(transport: Arc<dyn Transport>, event: Event) -> Context {
         Context {
             inner: Arc::new(Inner {
-                client,
+                transport,
                 event,
                 channel: OnceLock::new(),
             }),
         }
     }
 
-    /// The client, to send anything (messages to other channels, `typing`, …).
+    /// The RTM client, to send any frame (`typing`, …).
+    ///
+    /// # Panics
+    /// When the context is not over an RTM client (a [`TestContext`](crate::TestContext));
+    /// use [`try_client`](Self::try_client), or the transport-neutral
+    /// [`send_message`](Self::send_message), [`reply`](Self::reply) and
+    /// [`reply_in_thread`](Self::reply_in_thread), which work everywhere.
+    #[track_caller]
     pub fn client(&self) -> &RtmClient {
-        &self.inner.client
+        match self.try_client() {
+            Some(client) => client,
+            None => panic!(
+                "Context::client: this context is not over an RTM client; use ctx.send_message / ctx.reply, or ctx.try_client()"
+            ),
+        }
     }
 
-    /// Who the bot is connected as and to which team (e.g. `ctx.info().self_user.id`, to
-    /// ignore the bot's own messages).
+    /// The RTM client, when the context is over one.
+    pub fn try_client(&self) -> Option<&RtmClient> {
+        self.inner.transport.rtm_client()
+    }
+
+    /// Who the bot is connected as and to which team (e.g. `ctx.info().self_user.id`).
     pub fn info(&self) -> Arc<ConnectionInfo> {
-        self.inner.client.info()
+        self.inner.transport.info()
     }
 
     /// The event being handled, raw (also available when the handler took a typed struct).
@@ -65,6 +92,21 @@ impl Context {
             .as_deref()
     }
 
+    /// The thread a reply in thread goes to: the event's `thread_ts` when it is already in a
+    /// thread, else its own `ts` (which starts a thread under it), else its item's `ts` (the
+    /// reacted message of a `reaction_added`). `None` when the event has none of them.
+    pub fn thread_ts(&self) -> Option<String> {
+        thread_of(&self.inner.event)
+    }
+
+    /// Sends `text` to `channel` (`C…`, `G…` or `D…`) on the context's transport.
+    ///
+    /// # Errors
+    /// As for [`RtmClient::send_message`].
+    pub fn send_message(&self, channel: &str, text: &str) -> ReplyFuture {
+        self.inner.transport.post(channel, text, None)
+    }
+
     /// Sends `text` to the event's [`channel`](Self::channel).
     ///
     /// # Errors
@@ -72,12 +114,46 @@ impl Context {
     /// when the event has no channel.
     pub fn reply(&self, text: &str) -> ReplyFuture {
         match self.channel() {
-            Some(channel) => self.inner.client.send_message(channel, text),
+            Some(channel) => self.inner.transport.post(channel, text, None),
+            None => self.no_channel(),
+        }
+    }
+
+    /// Sends `text` to the event's [`channel`](Self::channel), in the event's thread (see
+    /// [`thread_ts`](Self::thread_ts)): the thread the event is in, or a new thread under the
+    /// event. Over RTM it is a `message` frame with `thread_ts`.
+    ///
+    /// ```no_run
+    /// use rtm_core::{Context, events::Message, rtm_event};
+    ///
+    /// #[rtm_event(type = "message")]
+    /// async fn ack(ctx: Context, _message: Message) -> Result<(), rtm_core::BoxError> {
+    ///     ctx.reply_in_thread("on it").await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`reply`](Self::reply); and [`SendError::InvalidFrame`] (nothing sent) when
+    /// the event has neither `thread_ts` nor `ts`.
+    pub fn reply_in_thread(&self, text: &str) -> ReplyFuture {
+        let Some(channel) = self.channel() else {
+            return self.no_channel();
+        };
+        match thread_of(&self.inner.event) {
+            Some(thread_ts) => self.inner.transport.post(channel, text, Some(&thread_ts)),
             None => ReplyFuture::failed(SendError::InvalidFrame(format!(
-                "a `{}` event has no channel to reply in",
+                "a `{}` event has no `ts` or `thread_ts` to reply in thread to",
                 self.inner.event.kind()
             ))),
         }
+    }
+
+    fn no_channel(&self) -> ReplyFuture {
+        ReplyFuture::failed(SendError::InvalidFrame(format!(
+            "a `{}` event has no channel to reply in",
+            self.inner.event.kind()
+        )))
     }
 }
 
@@ -97,6 +173,31 @@ struct ChannelPeek<'a> {
     channel: Option<&'a RawValue>,
     #[serde(borrow, default)]
     item: Option<&'a RawValue>,
+}
+
+/// The fields that place an event in a thread.
+#[derive(Deserialize)]
+struct ThreadPeek {
+    #[serde(default)]
+    thread_ts: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+    #[serde(default)]
+    item: Option<ItemTs>,
+}
+
+#[derive(Deserialize)]
+struct ItemTs {
+    #[serde(default)]
+    ts: Option<String>,
+}
+
+/// The event's `thread_ts`, else its `ts`, else its item's `ts` (a reaction's message).
+fn thread_of(event: &Event) -> Option<String> {
+    let peek: ThreadPeek = serde_json::from_str(event.json()).ok()?;
+    peek.thread_ts
+        .or(peek.ts)
+        .or_else(|| peek.item.and_then(|item| item.ts))
 }
 
 #[derive(Deserialize)]
@@ -150,5 +251,21 @@ mod tests {
         );
         assert_eq!(channel(r#"{"type":"team_join","user":{"id":"U1"}}"#), None);
         assert_eq!(channel(r#"{"type":"x","channel":7,"item":{"file":"F1"}}"#), None);
+    }
+
+    #[test]
+    fn thread_is_the_events_thread_or_the_event_itself() {
+        let thread = |json: &str| thread_of(&Event::from_json(json).unwrap());
+        assert_eq!(
+            thread(r#"{"type":"message","ts":"2.0","thread_ts":"1.0"}"#).as_deref(),
+            Some("1.0")
+        );
+        assert_eq!(thread(r#"{"type":"message","ts":"2.0"}"#).as_deref(), Some("2.0"));
+        assert_eq!(
+            thread(r#"{"type":"reaction_added","item":{"channel":"C1","ts":"3.0"},"event_ts":"4.0"}"#)
+                .as_deref(),
+            Some("3.0")
+        );
+        assert_eq!(thread(r#"{"type":"team_join"}"#), None);
     }
 }

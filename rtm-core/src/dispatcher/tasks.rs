@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use futures::FutureExt;
+use futures::{FutureExt, future::BoxFuture};
 use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore, mpsc},
     task::{JoinError, JoinSet},
@@ -21,10 +21,23 @@ use tracing::{Instrument, Span, debug, info_span, warn};
 
 use crate::Event;
 
-use super::{Context, HandlerError, handler::ErasedHandler};
+use super::{Context, HandlerError, handler::BoundHandler, probe::ProbeShared};
 
-/// The user's error hook.
-pub(crate) type ErrorHook = Arc<dyn Fn(&HandlerError) + Send + Sync>;
+/// The user's error hook: the plain one, or the async one that also gets the context.
+#[derive(Clone)]
+pub(crate) enum ErrorHook {
+    /// `on_error`.
+    Sync(Arc<dyn Fn(&HandlerError) + Send + Sync>),
+    /// `on_error_async`.
+    Async(Arc<dyn Fn(HandlerError, Context) -> BoxFuture<'static, ()> + Send + Sync>),
+}
+
+/// Where a failed call is reported besides the log: the user's hook and a test's probe.
+#[derive(Clone, Default)]
+pub(crate) struct Reporter {
+    pub(crate) hook: Option<ErrorHook>,
+    pub(crate) probe: Option<Arc<ProbeShared>>,
+}
 
 /// Which queue a call waits in when ordering is not [`Concurrent`](super::Ordering::Concurrent):
 /// a channel id, or `None` for events without a channel (and for every event when sequential).
@@ -32,7 +45,7 @@ pub(crate) type LaneKey = Option<Box<str>>;
 
 /// One handler call, holding its concurrency permit until it has finished.
 pub(crate) struct Job {
-    handler: ErasedHandler,
+    handler: BoundHandler,
     ctx: Context,
     event: Event,
     span: Span,
@@ -41,7 +54,7 @@ pub(crate) struct Job {
 
 impl Job {
     pub(crate) fn new(
-        handler: &ErasedHandler,
+        handler: &BoundHandler,
         ctx: &Context,
         event: &Event,
         permit: OwnedSemaphorePermit,
@@ -58,7 +71,8 @@ impl Job {
 
     /// Runs the call to completion inside its span; never panics. Errors and panics are
     /// logged and passed to the hook. The permit is released when this returns.
-    async fn run(self, hook: Option<ErrorHook>) {
+    async fn run(self, reporter: Reporter) {
+        let Reporter { hook, probe } = reporter;
         let Job {
             handler,
             ctx,
@@ -68,6 +82,8 @@ impl Job {
         } = self;
         // A refcount, not a copy: the type is only needed if the call panics.
         let panicked_on = event.clone();
+        // Another refcount, only when the hook will want the context.
+        let hook_ctx = matches!(hook, Some(ErrorHook::Async(_))).then(|| ctx.clone());
         // Extraction (the typed parse) happens here too, on the task, not in the reader.
         let call = AssertUnwindSafe(async { handler.call(ctx, event).await });
         let error = match call.catch_unwind().instrument(span.clone()).await {
@@ -79,21 +95,43 @@ impl Job {
                 message: panic_message(payload.as_ref()),
             },
         };
-        span.in_scope(|| report(&error, hook.as_deref()));
+        span.in_scope(|| {
+            warn!(handler = error.handler(), event.type = error.event_type(), %error, "handler failed");
+        });
+        if let Some(probe) = &probe {
+            probe.record(&error);
+        }
+        match (hook, hook_ctx) {
+            (Some(ErrorHook::Sync(hook)), _) => span.in_scope(|| {
+                if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&error))) {
+                    hook_panicked(payload.as_ref());
+                }
+            }),
+            (Some(ErrorHook::Async(hook)), Some(ctx)) => {
+                let called = std::panic::catch_unwind(AssertUnwindSafe(|| hook(error, ctx)));
+                let outcome = match called {
+                    Ok(future) => {
+                        AssertUnwindSafe(future)
+                            .catch_unwind()
+                            .instrument(span.clone())
+                            .await
+                    }
+                    Err(payload) => Err(payload),
+                };
+                if let Err(payload) = outcome {
+                    span.in_scope(|| hook_panicked(payload.as_ref()));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
-/// Logs a failed call and hands it to the hook; a panicking hook is caught and logged too.
-fn report(error: &HandlerError, hook: Option<&(dyn Fn(&HandlerError) + Send + Sync)>) {
-    warn!(handler = error.handler(), event.type = error.event_type(), %error, "handler failed");
-    if let Some(hook) = hook
-        && let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(error)))
-    {
-        warn!(
-            panic = panic_message(payload.as_ref()),
-            "the dispatcher's error hook panicked"
-        );
-    }
+fn hook_panicked(payload: &(dyn std::any::Any + Send)) {
+    warn!(
+        panic = panic_message(payload),
+        "the dispatcher's error hook panicked"
+    );
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -120,20 +158,20 @@ pub(crate) struct Tasks {
     permits: Arc<Semaphore>,
     limit: usize,
     lanes: HashMap<LaneKey, Lane>,
-    hook: Option<ErrorHook>,
+    reporter: Reporter,
     /// Permits taken by [`Tasks::wait_permits`] and not handed out yet.
     spare: Option<OwnedSemaphorePermit>,
 }
 
 impl Tasks {
-    pub(crate) fn new(limit: usize, hook: Option<ErrorHook>) -> Tasks {
+    pub(crate) fn new(limit: usize, reporter: Reporter) -> Tasks {
         let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
         Tasks {
             set: JoinSet::new(),
             permits: Arc::new(Semaphore::new(limit)),
             limit,
             lanes: HashMap::new(),
-            hook,
+            reporter,
             spare: None,
         }
     }
@@ -174,6 +212,16 @@ impl Tasks {
         one.unwrap_or_else(|| unreachable!("split(1) of n >= 2 permits"))
     }
 
+    /// The permits and their number, for a probe.
+    pub(crate) fn permits(&self) -> (Arc<Semaphore>, usize) {
+        (Arc::clone(&self.permits), self.limit)
+    }
+
+    /// Gives back permits kept from an earlier wait, so that an idle dispatcher holds none.
+    pub(crate) fn release_spare(&mut self) {
+        self.spare = None;
+    }
+
     /// Handler calls queued or running.
     pub(crate) fn in_flight(&self) -> usize {
         self.limit - self.permits.available_permits()
@@ -181,7 +229,7 @@ impl Tasks {
 
     /// Runs `job` on a task of its own.
     pub(crate) fn spawn(&mut self, job: Job) {
-        self.set.spawn(job.run(self.hook.clone()));
+        self.set.spawn(job.run(self.reporter.clone()));
         // A finished task keeps its memory until it is joined; a batch may hold tens of
         // thousands of events, so collect finished ones as we go, not only between batches.
         if self.set.len() > 2 * self.limit {
@@ -201,7 +249,7 @@ impl Tasks {
             let (jobs, queue) = mpsc::unbounded_channel();
             let pending = Arc::new(AtomicUsize::new(0));
             self.set
-                .spawn(run_lane(queue, Arc::clone(&pending), self.hook.clone()));
+                .spawn(run_lane(queue, Arc::clone(&pending), self.reporter.clone()));
             Lane { jobs, pending }
         });
         lane.pending.fetch_add(1, SeqCst);
@@ -249,13 +297,9 @@ impl Tasks {
     }
 }
 
-async fn run_lane(
-    mut queue: mpsc::UnboundedReceiver<Job>,
-    pending: Arc<AtomicUsize>,
-    hook: Option<ErrorHook>,
-) {
+async fn run_lane(mut queue: mpsc::UnboundedReceiver<Job>, pending: Arc<AtomicUsize>, reporter: Reporter) {
     while let Some(job) = queue.recv().await {
-        job.run(hook.clone()).await;
+        job.run(reporter.clone()).await;
         pending.fetch_sub(1, SeqCst);
     }
 }
@@ -282,7 +326,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn cap_is_clamped_and_counted() {
-        let tasks = Tasks::new(0, None);
+        let tasks = Tasks::new(0, Reporter::default());
         assert_eq!(tasks.limit, 1);
         let mut tasks = tasks;
         let permit = tasks.wait_permits(1).await;
@@ -298,7 +342,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waiting_takes_a_few_permits_at_once_and_hands_them_out() {
-        let mut tasks = Tasks::new(16, None);
+        let mut tasks = Tasks::new(16, Reporter::default());
         let mut held: Vec<_> = (0..16).map(|_| tasks.try_permit().unwrap()).collect();
         assert!(tasks.try_permit().is_none());
         let first = {

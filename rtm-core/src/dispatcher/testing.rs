@@ -1,0 +1,201 @@
+//! [`TestContext`]: a [`Context`] without a server, recording what the handler sent, for unit
+//! tests of handlers.
+
+use std::{
+    fmt,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::{ConnectionInfo, Event, ReplyFuture, SelfUser, Team, reply::ReplySlot};
+
+use super::{Context, transport::Transport};
+
+/// The bot user a [`TestContext`] is connected as unless told otherwise.
+const TEST_BOT_ID: &str = "U0TESTBOT";
+
+/// One message a handler sent through a [`TestContext`]'s context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentMessage {
+    /// The channel it was sent to.
+    pub channel: String,
+    /// Its text.
+    pub text: String,
+    /// The thread it was sent in (`reply_in_thread`), if any.
+    pub thread_ts: Option<String>,
+    /// The `ts` the send's reply carried (`"1.000001"`, `"1.000002"`, … in send order).
+    pub ts: String,
+}
+
+/// A [`Context`] for unit-testing a handler without a server: call the handler with
+/// [`context`](Self::context), then look at what it [`sent`](Self::sent).
+///
+/// Every send succeeds at once, with a reply whose `ts` counts up from `"1.000001"`. The
+/// context is connected as the bot user `U0TESTBOT` of team `T0TEST`, unless
+/// [`bot_user`](Self::bot_user) says otherwise. [`Context::client`] panics on it (there is
+/// no RTM client); the transport-neutral methods ([`Context::reply`],
+/// [`Context::reply_in_thread`], [`Context::send_message`]) are recorded.
+///
+/// ```
+/// use rtm_core::{Context, Event, TestContext, events::Message};
+///
+/// async fn shout(ctx: Context, message: Message) -> Result<(), rtm_core::BoxError> {
+///     ctx.reply_in_thread(&message.text.unwrap_or_default().to_uppercase()).await?;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), rtm_core::BoxError> {
+/// let event = Event::from_json(r#"{"type":"message","channel":"C1","user":"U1","text":"hi","ts":"5.0"}"#)?;
+/// let test = TestContext::new(event.clone());
+/// shout(test.context(), event.parse()?).await?;
+///
+/// let sent = test.sent();
+/// assert_eq!(sent.len(), 1);
+/// assert_eq!((sent[0].channel.as_str(), sent[0].text.as_str()), ("C1", "HI"));
+/// assert_eq!(sent[0].thread_ts.as_deref(), Some("5.0"));
+/// # Ok(()) }
+/// ```
+pub struct TestContext {
+    context: Context,
+    recorder: Arc<Recorder>,
+}
+
+impl TestContext {
+    /// A context for `event`, connected as the bot user `U0TESTBOT`.
+    pub fn new(event: Event) -> TestContext {
+        TestContext::with_bot(event, TEST_BOT_ID)
+    }
+
+    /// The same context, connected as the bot user `id` (what [`Context::info`] reports as
+    /// `self_user.id`). Messages sent before the call are forgotten.
+    #[must_use]
+    pub fn bot_user(self, id: &str) -> TestContext {
+        TestContext::with_bot(self.context.event().clone(), id)
+    }
+
+    fn with_bot(event: Event, bot: &str) -> TestContext {
+        let recorder = Arc::new(Recorder {
+            info: Arc::new(ConnectionInfo {
+                self_user: SelfUser {
+                    id: bot.to_owned(),
+                    name: "testbot".to_owned(),
+                },
+                team: Team {
+                    id: "T0TEST".to_owned(),
+                    name: "Test team".to_owned(),
+                    domain: "test".to_owned(),
+                    enterprise_id: None,
+                },
+            }),
+            sent: Mutex::new(Vec::new()),
+            next_ts: AtomicU64::new(1),
+        });
+        TestContext {
+            context: Context::over(Arc::clone(&recorder) as Arc<dyn Transport>, event),
+            recorder,
+        }
+    }
+
+    /// The context to pass to the handler (clone it as often as needed).
+    pub fn context(&self) -> Context {
+        self.context.clone()
+    }
+
+    /// Every message sent through the context so far, in send order.
+    pub fn sent(&self) -> Vec<SentMessage> {
+        self.recorder.sent().clone()
+    }
+
+    /// The texts of [`sent`](Self::sent), for short assertions.
+    pub fn sent_texts(&self) -> Vec<String> {
+        self.recorder.sent().iter().map(|m| m.text.clone()).collect()
+    }
+}
+
+impl fmt::Debug for TestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestContext")
+            .field("context", &self.context)
+            .field("sent", &*self.recorder.sent())
+            .finish()
+    }
+}
+
+/// The transport of a [`TestContext`]: records every post and answers it at once.
+struct Recorder {
+    info: Arc<ConnectionInfo>,
+    sent: Mutex<Vec<SentMessage>>,
+    next_ts: AtomicU64,
+}
+
+impl Recorder {
+    fn sent(&self) -> std::sync::MutexGuard<'_, Vec<SentMessage>> {
+        // A handler that panicked while sending leaves a usable record.
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Transport for Recorder {
+    fn info(&self) -> Arc<ConnectionInfo> {
+        Arc::clone(&self.info)
+    }
+
+    fn post(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture {
+        let n = self.next_ts.fetch_add(1, Ordering::Relaxed);
+        let ts = format!("1.{n:06}");
+        self.sent().push(SentMessage {
+            channel: channel.to_owned(),
+            text: text.to_owned(),
+            thread_ts: thread_ts.map(str::to_owned),
+            ts: ts.clone(),
+        });
+        let reply = serde_json::json!({ "ok": true, "reply_to": n, "ts": ts, "text": text });
+        let (slot, future) = ReplySlot::new(Instant::now() + Duration::from_secs(3600));
+        slot.send(Ok(Utf8Bytes::from(reply.to_string())));
+        future
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_replies_threads_and_direct_sends() {
+        let event =
+            Event::from_json(r#"{"type":"message","channel":"C1","user":"U1","text":"hi","ts":"7.0"}"#)
+                .unwrap();
+        let test = TestContext::new(event).bot_user("U0ME");
+        let ctx = test.context();
+        assert_eq!(ctx.info().self_user.id, "U0ME");
+        assert!(ctx.try_client().is_none());
+        let first = ctx.reply("one").await.unwrap();
+        ctx.reply_in_thread("two").await.unwrap();
+        ctx.send_message("C2", "three").await.unwrap();
+        assert_eq!(first.ts.as_deref(), Some("1.000001"));
+        assert_eq!(first.text.as_deref(), Some("one"));
+        let sent = test.sent();
+        assert_eq!(test.sent_texts(), ["one", "two", "three"]);
+        assert_eq!(
+            sent.iter()
+                .map(|m| (m.channel.as_str(), m.thread_ts.as_deref()))
+                .collect::<Vec<_>>(),
+            [("C1", None), ("C1", Some("7.0")), ("C2", None)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_without_a_channel_fails_and_records_nothing() {
+        let test = TestContext::new(Event::from_json(r#"{"type":"team_join"}"#).unwrap());
+        assert!(test.context().reply("x").await.is_err());
+        assert!(test.sent().is_empty());
+    }
+}
