@@ -558,3 +558,62 @@ async fn the_token_is_in_no_debug_log_or_error() {
     assert!(logs.contains("web api call"), "logs were captured: {logs}");
     assert!(!logs.contains(SECRET), "token leaked into logs");
 }
+
+/// A dispatcher handler reaches the Web API through its context (`ctx.web()`), with the
+/// client's own token, and reacts in the event's channel.
+#[tokio::test]
+async fn handlers_call_the_web_api_through_their_context() {
+    use rtm_core::{BoxError, Context, Route, RtmDispatcher, events::Message as MessageEvent};
+
+    async fn react(ctx: Context, message: MessageEvent) -> Result<(), BoxError> {
+        let channel = ctx.channel().unwrap_or_default().to_owned();
+        ctx.web().reactions_add(&channel, &message.ts, "eyes").await?;
+        Ok(())
+    }
+
+    let emu = emulator().await;
+    let client = connect(&emu).await;
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let dispatcher = RtmDispatcher::new(client.clone())
+        .on(Route::new("message"), react)
+        .on_error({
+            let failures = failures.clone();
+            move |error| failures.lock().unwrap().push(error.to_string())
+        });
+    let running = tokio::spawn(dispatcher.run());
+    let pushed = emu.message(CHANNEL, "U0HUMAN", "react to me");
+    within("reactions.add", async {
+        while calls(&emu, "reactions.add").is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let call = last_call(&emu, "reactions.add");
+    assert_eq!(call.args["channel"], CHANNEL);
+    assert_eq!(call.args["timestamp"], pushed["ts"]);
+    assert_eq!(call.args["name"], "eyes");
+    client.disconnect().await;
+    assert!(failures.lock().unwrap().is_empty(), "{failures:?}");
+    within("dispatcher stops", running).await.unwrap().unwrap();
+}
+
+/// A handler that uses the Web API is unit-testable: the test context takes a Web API client
+/// (here pointed at the emulator), and a context without one says so instead of calling out.
+#[tokio::test]
+async fn a_test_context_can_carry_a_web_client() {
+    use rtm_core::{Event, TestContext};
+
+    let emu = emulator().await;
+    let pushed = emu.message(CHANNEL, "U0HUMAN", "hi");
+    let event = Event::from_json(pushed.to_string()).unwrap();
+    let bare = TestContext::new(event.clone());
+    assert!(bare.context().try_web().is_none());
+    let test = TestContext::new(event).web_client(web(&emu));
+    let ctx = test.context();
+    let ts = pushed["ts"].as_str().unwrap();
+    ctx.web()
+        .reactions_add(CHANNEL, ts, "eyes")
+        .await
+        .expect("reaction added");
+    assert_eq!(last_call(&emu, "reactions.add").args["name"], "eyes");
+}

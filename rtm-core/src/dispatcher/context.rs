@@ -72,6 +72,41 @@ impl Context {
         self.inner.transport.rtm_client()
     }
 
+    /// The Web API client for the bot's token (`chat.postMessage` with blocks, reactions,
+    /// `users.info`, paginated history, …): the same client as
+    /// [`RtmClient::web`](crate::RtmClient::web).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use rtm_core::{BoxError, Context, events::ReactionAdded, rtm_event};
+    ///
+    /// #[rtm_event(type = "reaction_added")]
+    /// async fn thank(ctx: Context, reaction: ReactionAdded) -> Result<(), BoxError> {
+    ///     let who = ctx.web().users_info(&reaction.user).await?;
+    ///     ctx.reply_in_thread(&format!("thanks, {}!", who.name)).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    /// When the context has no Web API client: a [`TestContext`](crate::TestContext) built
+    /// without [`TestContext::web_client`](crate::TestContext::web_client). Use
+    /// [`try_web`](Self::try_web) to check.
+    #[track_caller]
+    pub fn web(&self) -> crate::WebClient {
+        match self.try_web() {
+            Some(web) => web,
+            None => panic!(
+                "Context::web: this context has no Web API client (a TestContext needs .web_client(..))"
+            ),
+        }
+    }
+
+    /// The Web API client, when the context has one.
+    pub fn try_web(&self) -> Option<crate::WebClient> {
+        self.inner.transport.web()
+    }
+
     /// Who the bot is connected as and to which team (e.g. `ctx.info().self_user.id`).
     pub fn info(&self) -> Arc<ConnectionInfo> {
         self.inner.transport.info()

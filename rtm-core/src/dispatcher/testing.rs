@@ -97,9 +97,30 @@ impl TestContext {
             }),
             sent: Mutex::new(Vec::new()),
             next_ts: AtomicU64::new(1),
+            web: None,
         });
         TestContext {
             context: Context::over(Arc::clone(&recorder) as Arc<dyn Transport>, event),
+            recorder,
+        }
+    }
+
+    /// The same context, with `web` as its [`Context::web`] client (for handlers that call the
+    /// Web API; point it at the bundled emulator in tests). Messages sent before the call are
+    /// forgotten.
+    #[must_use]
+    pub fn web_client(self, web: crate::WebClient) -> TestContext {
+        let recorder = Arc::new(Recorder {
+            info: Arc::clone(&self.recorder.info),
+            sent: Mutex::new(Vec::new()),
+            next_ts: AtomicU64::new(1),
+            web: Some(web),
+        });
+        TestContext {
+            context: Context::over(
+                Arc::clone(&recorder) as Arc<dyn Transport>,
+                self.context.event().clone(),
+            ),
             recorder,
         }
     }
@@ -134,6 +155,7 @@ struct Recorder {
     info: Arc<ConnectionInfo>,
     sent: Mutex<Vec<SentMessage>>,
     next_ts: AtomicU64,
+    web: Option<crate::WebClient>,
 }
 
 impl Recorder {
@@ -146,6 +168,10 @@ impl Recorder {
 impl Transport for Recorder {
     fn info(&self) -> Arc<ConnectionInfo> {
         Arc::clone(&self.info)
+    }
+
+    fn web(&self) -> Option<crate::WebClient> {
+        self.web.clone()
     }
 
     fn post(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture {

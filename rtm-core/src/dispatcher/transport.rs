@@ -10,7 +10,7 @@ use std::{future::Future, sync::Arc};
 
 use serde::Serialize;
 
-use crate::{Batch, ConnectionInfo, Error, ReplyFuture, RtmClient};
+use crate::{Batch, ConnectionInfo, Error, ReplyFuture, RtmClient, WebClient};
 
 /// How a handler's messages leave: shared by every [`Context`](super::Context) of a dispatcher
 /// as one `Arc<dyn Transport>`, so building a context costs a reference count.
@@ -25,6 +25,9 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn rtm_client(&self) -> Option<&RtmClient> {
         None
     }
+
+    /// The Web API client for the bot's token, if the transport has one (for `Context::web`).
+    fn web(&self) -> Option<WebClient>;
 }
 
 /// Where the dispatcher's events come from. Only the dispatcher's read loop uses it; it is
@@ -70,6 +73,10 @@ impl Transport for RtmClient {
 
     fn rtm_client(&self) -> Option<&RtmClient> {
         Some(self)
+    }
+
+    fn web(&self) -> Option<WebClient> {
+        Some(RtmClient::web(self))
     }
 }
 
