@@ -34,6 +34,85 @@ const MAX_BODY: usize = 64 * 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Where websocket URLs point.
 const WS_PATH: &str = "/websocket/";
+/// How long, and how many bytes at most, a closed connection's remaining input is drained.
+const LINGER_TIME: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// A connection that closes gracefully: when hyper is done with it (after answering a request
+/// it refused, say), what the client is still sending is read and discarded for a moment
+/// before the socket closes. Closing with unread input makes the kernel reset the connection,
+/// and a reset can destroy the answer before the client reads it.
+struct Lingering(Option<TcpStream>);
+
+impl Lingering {
+    fn tcp(&mut self) -> std::io::Result<&mut TcpStream> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let Some(mut tcp) = self.0.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let _ = tcp.shutdown().await;
+            let mut sink = [0u8; 8192];
+            let mut drained = 0;
+            let _ = tokio::time::timeout(LINGER_TIME, async {
+                while drained < LINGER_BYTES {
+                    match tcp.read(&mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => drained += n,
+                    }
+                }
+            })
+            .await;
+        });
+    }
+}
+
+impl tokio::io::AsyncRead for Lingering {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let tcp = self.tcp()?;
+        std::pin::Pin::new(tcp).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Lingering {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let tcp = self.tcp()?;
+        std::pin::Pin::new(tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let tcp = self.tcp()?;
+        std::pin::Pin::new(tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let tcp = self.tcp()?;
+        std::pin::Pin::new(tcp).poll_shutdown(cx)
+    }
+}
 
 /// Serves HTTP on one connection until it closes, the emulator stops, or it is upgraded to a
 /// websocket (whose session then runs in its own task).
@@ -53,7 +132,7 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
         // the tests do); the answer must still be written.
         .half_close(true)
         .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(tcp), service)
+        .serve_connection(TokioIo::new(Lingering(Some(tcp))), service)
         .with_upgrades();
     tokio::select! {
         biased;
@@ -79,9 +158,11 @@ async fn handle(shared: Arc<Shared>, mut request: hyper::Request<Incoming>) -> h
                 let ticket = ticket.to_owned();
                 let session = async move {
                     match on_upgrade.await {
-                        Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
+                        Ok(upgraded) => match upgraded.downcast::<TokioIo<Lingering>>() {
                             Ok(parts) => {
-                                let tcp = parts.io.into_inner();
+                                let Some(tcp) = parts.io.into_inner().0.take() else {
+                                    return;
+                                };
                                 ws::run_session(shared, tcp, parts.read_buf.to_vec(), &ticket).await;
                             }
                             Err(_) => debug!("upgraded connection is not a TCP stream"),
