@@ -25,6 +25,7 @@ pub(crate) const SYNC_TYPE: &str = "rtm_dispatcher_probe_sync";
 /// answer") need no sleep.
 ///
 /// ```no_run
+/// # #[cfg(feature = "emulator")]
 /// # async fn demo(client: rtm_core::RtmClient, emulator: rtm_core::emulator::Emulator) {
 /// let (dispatcher, probe) = rtm_core::RtmDispatcher::new(client).with_probe();
 /// tokio::spawn(dispatcher.run());
