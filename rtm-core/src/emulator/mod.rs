@@ -33,6 +33,7 @@
 
 mod api;
 mod builder;
+mod events;
 mod faults;
 mod frames;
 mod gate;
