@@ -106,78 +106,56 @@ mod tests {
 
     // ---- end-to-end tests: the dispatcher against the bundled emulator ---------------------
 
-    /// Starts an emulator and runs the bot against it; the probe tells when the bot has
-    /// handled everything pushed so far.
-    async fn start_probed() -> (Emulator, DispatcherProbe) {
+    const WAIT: Duration = Duration::from_secs(5);
+
+    /// Runs the bot on a fresh emulator; the probe tells when it has handled everything.
+    async fn start() -> (Emulator, DispatcherProbe) {
         let emulator = Emulator::start().await.unwrap();
-        let config = ClientConfig::builder(emulator.token())
-            .api_url(emulator.api_url())
-            .build()
-            .unwrap();
-        let (dispatcher, probe) = bot(RtmClient::connect(config).await.unwrap()).with_probe();
+        let (dispatcher, probe) = bot(emulator.client().await.unwrap()).with_probe();
         tokio::spawn(dispatcher.run());
         (emulator, probe)
     }
 
-    /// Pushes the probe's marker and waits (bounded) until the bot has handled everything.
-    async fn settle(emulator: &Emulator, probe: &DispatcherProbe) -> Vec<String> {
-        emulator.push(probe.sync_event());
-        tokio::time::timeout(Duration::from_secs(5), probe.settled())
-            .await
-            .unwrap()
-    }
-
-    /// Starts an emulator and runs the bot against it until the returned sender is dropped.
-    async fn start() -> (Emulator, tokio::sync::oneshot::Sender<()>) {
-        let emulator = Emulator::start().await.unwrap();
-        let config = ClientConfig::builder(emulator.token())
-            .api_url(emulator.api_url())
-            .build()
-            .unwrap();
-        let client = RtmClient::connect(config).await.unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(bot(client).run_until(async {
-            let _ = stopped.await;
-        }));
-        (emulator, stop)
+    #[tokio::test]
+    async fn answers_ping_with_pong_in_the_same_channel() {
+        let (emulator, _probe) = start().await;
+        emulator.message("C0GENERAL", "U0ALICE", "ping");
+        let posts = emulator.wait_for_posts(1, WAIT).await.unwrap();
+        assert_eq!(
+            (posts[0].channel.as_str(), posts[0].text.as_str()),
+            ("C0GENERAL", "pong")
+        );
     }
 
     #[tokio::test]
-    async fn answers_ping_with_pong_in_the_same_channel() {
-        let (emulator, _stop) = start().await;
-        emulator.message("C0GENERAL", "U0ALICE", "ping");
-        let sent = emulator.wait_for_sent(1, Duration::from_secs(5)).await.unwrap();
-        assert_eq!(sent[0]["type"], "message");
-        assert_eq!(sent[0]["channel"], "C0GENERAL");
-        assert_eq!(sent[0]["text"], "pong");
+    async fn help_gets_its_answer_in_the_questions_thread() {
+        let (emulator, _probe) = start().await;
+        let question = emulator.message("C0GENERAL", "U0ALICE", "help");
+        let posts = emulator.wait_for_posts(1, WAIT).await.unwrap();
+        assert_eq!(posts[0].thread_ts.as_deref(), question["ts"].as_str());
     }
 
     #[tokio::test]
     async fn ignores_other_messages() {
-        let (emulator, _stop) = start().await;
+        let (emulator, probe) = start().await;
         emulator.message("C0GENERAL", "U0ALICE", "hello");
-        emulator.message("C0GENERAL", "U0ALICE", "ping");
-        // Only the ping was answered: the first frame the bot sent is the pong.
-        let sent = emulator.wait_for_sent(1, Duration::from_secs(5)).await.unwrap();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0]["text"], "pong");
+        assert_eq!(emulator.settle(&probe, WAIT).await, Some(vec![]));
+        assert!(emulator.posts().is_empty());
     }
 
     #[tokio::test]
     async fn never_answers_its_own_messages() {
-        let (emulator, probe) = start_probed().await;
-        // A `ping` posted as the bot itself: no answer, and no handler failed.
+        let (emulator, probe) = start().await;
         emulator.message("C0GENERAL", emulator.self_id(), "ping");
-        assert!(settle(&emulator, &probe).await.is_empty());
-        // (`sent()` records every frame the bot wrote, keepalive pings included.)
-        assert!(!emulator.sent().iter().any(|frame| frame["type"] == "message"));
+        assert_eq!(emulator.settle(&probe, WAIT).await, Some(vec![]));
+        assert!(emulator.posts().is_empty());
     }
 
     #[tokio::test]
     async fn a_malformed_message_is_reported_not_hidden() {
-        let (emulator, probe) = start_probed().await;
+        let (emulator, probe) = start().await;
         emulator.push(serde_json::json!({"type": "message", "text": "ping"})); // no channel, no ts
-        let errors = settle(&emulator, &probe).await;
+        let errors = emulator.settle(&probe, WAIT).await.unwrap();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("ping_pong"), "{errors:?}");
     }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{Emulator, frames::MessageEvent, state::lock};
-use crate::{ClientConfig, Error, RtmClient};
+use crate::{ClientConfig, DispatcherProbe, Error, RtmClient};
 
 impl Emulator {
     /// A client connected to this emulator (its URL and token), with the default
@@ -20,6 +20,16 @@ impl Emulator {
                 .build()?,
         )
         .await
+    }
+
+    /// Waits until a dispatcher watched by `probe` has handled everything pushed so far (it
+    /// pushes the probe's marker and awaits [`DispatcherProbe::settled`]), bounded by
+    /// `timeout`. Returns the handler failures since the last call (empty when none failed),
+    /// or `None` when `timeout` passed first. Negative assertions ("the bot did not answer")
+    /// need no sleep after it.
+    pub async fn settle(&self, probe: &DispatcherProbe, timeout: std::time::Duration) -> Option<Vec<String>> {
+        self.push(probe.sync_event());
+        tokio::time::timeout(timeout, probe.settled()).await.ok()
     }
 
     /// Pushes a reply by `user` in the thread under `thread_ts` in `channel`, stored in the
