@@ -374,6 +374,8 @@ async fn a_dropped_reply_future_still_sends() {
     within("written", emu.wait_for_sent(1, Duration::from_secs(5)))
         .await
         .expect("first frame written");
+    // The reconnect is held for a second by a 429, so the next send surely waits for it.
+    emu.rate_limit_connects(1, 1);
     emu.drop_connections();
     eventually("reconnecting", || !client.state().borrow().is_connected()).await;
     drop(client.send_message("C1", "while reconnecting"));
