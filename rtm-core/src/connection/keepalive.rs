@@ -1,9 +1,13 @@
 //! Keepalive: is the peer still there?
 //!
-//! Any inbound frame proves the peer alive. A connection quiet for `interval` is probed with a
-//! ping; one that stays silent for `timeout` is dead, and so is one whose peer has not taken a
-//! write for `timeout` (it stopped reading: its receive window is full). A dead connection is
-//! dropped without a close handshake, which such a peer would never answer.
+//! Any inbound frame proves the peer alive. Every `interval` the connection is checked, and
+//! probed with a ping if nothing arrived for at least half the interval (a busy connection is
+//! never pinged). One that stays silent for `timeout` is dead, and so is one whose peer has
+//! not taken a write for `timeout` (it stopped reading: its receive window is full). A dead
+//! connection is dropped without a close handshake, which such a peer would never answer.
+//!
+//! The checks keep a fixed cadence, so an idle connection costs one wake-up per interval (the
+//! probe), not one per answer.
 //!
 //! While the session does not read (the application is behind), silence says nothing about
 //! the peer, so the clock restarts when reading resumes.
@@ -14,7 +18,7 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// A frame arrived less than `interval` ago (or no probe was due yet).
+    /// A frame arrived since the last probe (or none was sent yet).
     Quiet,
     /// A probe went out at this instant and nothing has arrived since.
     Probing { since: Instant },
@@ -36,6 +40,8 @@ pub(crate) struct Keepalive {
     interval: Duration,
     timeout: Duration,
     last_seen: Instant,
+    /// When the next check is due.
+    next_check: Instant,
     state: State,
 }
 
@@ -45,6 +51,7 @@ impl Keepalive {
             interval,
             timeout,
             last_seen: now,
+            next_check: now + interval,
             state: State::Quiet,
         }
     }
@@ -74,14 +81,14 @@ impl Keepalive {
         if now >= silence_deadline {
             return Verdict::Dead;
         }
-        let next = match self.state {
-            State::Quiet if now >= self.last_seen + self.interval => {
+        if now >= self.next_check {
+            self.next_check = now + self.interval;
+            if self.state == State::Quiet && now - self.last_seen >= self.interval / 2 {
                 self.state = State::Probing { since: now };
                 return Verdict::Probe;
             }
-            State::Quiet => (self.last_seen + self.interval).min(silence_deadline),
-            State::Probing { .. } => silence_deadline,
-        };
+        }
+        let next = self.next_check.min(silence_deadline);
         Verdict::WaitUntil(write_deadline.map_or(next, |due| next.min(due)))
     }
 
@@ -132,11 +139,22 @@ mod tests {
         assert_eq!(k.check(t0 + 5000 * MS, true, None), Verdict::Probe);
         k.seen(t0 + 5020 * MS);
         assert!(!k.probing());
+        // Checks keep their cadence: the next probe goes at 10 s, one wake-up per interval.
         assert_eq!(
             k.check(t0 + 5020 * MS, true, None),
-            Verdict::WaitUntil(t0 + 10_020 * MS)
+            Verdict::WaitUntil(t0 + 10_000 * MS)
         );
-        assert_eq!(k.check(t0 + 10_020 * MS, true, None), Verdict::Probe);
+        assert_eq!(k.check(t0 + 10_000 * MS, true, None), Verdict::Probe);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_connection_is_never_probed() {
+        let t0 = Instant::now();
+        let mut k = keepalive(t0);
+        for ms in (1000..60_000).step_by(1000) {
+            k.seen(t0 + ms * MS);
+            assert_ne!(k.check(t0 + ms * MS, true, None), Verdict::Probe, "at {ms} ms");
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -149,9 +167,10 @@ mod tests {
             Verdict::WaitUntil(t0 + 70_000 * MS)
         );
         k.seen(t0 + 60_000 * MS); // reading resumed
+        // The overdue check finds traffic just now: no probe, the next check an interval later.
         assert_eq!(
             k.check(t0 + 60_001 * MS, true, None),
-            Verdict::WaitUntil(t0 + 65_000 * MS)
+            Verdict::WaitUntil(t0 + 65_001 * MS)
         );
     }
 
