@@ -71,13 +71,14 @@ impl Connector for Pipes {
             let mut server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
             server.send(Message::text(r#"{"type":"hello"}"#)).await.unwrap();
             let _ = self.servers.send(server);
-            let first_events = wait_for_hello(&self.protocol, &mut client).await?;
+            let (first_events, first_acks) = wait_for_hello(&self.protocol, &mut client).await?;
             let info: ConnectionInfo =
                 serde_json::from_str(r#"{"self":{"id":"U1","name":"bot"},"team":{"id":"T1"}}"#).unwrap();
             Ok(Connected {
                 socket: client,
                 info,
                 first_events,
+                first_acks,
             })
         }
         .boxed()
