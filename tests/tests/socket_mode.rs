@@ -78,13 +78,18 @@ async fn every_envelope_is_acked_once_including_unparseable_ones() {
     let slash = emulator.push_envelope("slash_commands", json!({"command": "/deploy", "text": "now"}));
     let interactive = emulator.push_envelope("interactive", json!({"type": "shortcut", "callback_id": "x"}));
     // Valid JSON whose payload is not an Events API callback, and a frame that is not JSON.
-    emulator.push_socket_mode_text(r#"{"envelope_id":"bad-payload","type":"events_api","payload":{"nope":1}}"#);
+    emulator
+        .push_socket_mode_text(r#"{"envelope_id":"bad-payload","type":"events_api","payload":{"nope":1}}"#);
     emulator.push_socket_mode_text(r#"{"envelope_id":"truncated","type":"events_api","payload":{"event":{"#);
 
     let acks = emulator.wait_for_acks(5, WAIT).await.expect("5 acks");
     let ids = acked_ids(&emulator);
     for id in [slash.as_str(), interactive.as_str(), "bad-payload", "truncated"] {
-        assert_eq!(ids.iter().filter(|acked| *acked == id).count(), 1, "{id} acked once: {ids:?}");
+        assert_eq!(
+            ids.iter().filter(|acked| *acked == id).count(),
+            1,
+            "{id} acked once: {ids:?}"
+        );
     }
     assert!(acks.iter().all(|ack| ack.get("payload").is_none()), "{acks:?}");
 
@@ -112,7 +117,8 @@ async fn every_envelope_is_acked_once_including_unparseable_ones() {
 
 #[tokio::test]
 async fn a_redelivered_event_is_acked_but_delivered_once_and_a_retry_never_delivered_is_delivered() {
-    let emulator = start(Emulator::builder().socket_mode_retries(Duration::from_millis(100), [Duration::ZERO])).await;
+    let emulator =
+        start(Emulator::builder().socket_mode_retries(Duration::from_millis(100), [Duration::ZERO])).await;
     // Pushed while no socket is open: its retry (retry_attempt 1) is its only delivery.
     emulator.push_event_envelope(message("sent while offline"));
     let client = socket_client(&emulator).await;
@@ -145,7 +151,10 @@ async fn a_redelivered_event_is_acked_but_delivered_once_and_a_retry_never_deliv
 async fn refresh_through_disconnect_loses_nothing_and_duplicates_nothing_under_traffic() {
     let emulator = start(
         Emulator::builder()
-            .socket_mode_retries(Duration::from_millis(300), [Duration::ZERO, Duration::from_millis(100)])
+            .socket_mode_retries(
+                Duration::from_millis(300),
+                [Duration::ZERO, Duration::from_millis(100)],
+            )
             .socket_mode_disconnect_close_delay(Duration::from_millis(100)),
     )
     .await;
@@ -197,7 +206,11 @@ async fn link_disabled_stops_the_client_with_a_typed_error() {
     assert!(matches!(error, Error::LinkDisabled), "{error:?}");
     assert!(!error.is_retryable());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(emulator.socket_mode_sockets_opened(), 1, "no reconnect after link_disabled");
+    assert_eq!(
+        emulator.socket_mode_sockets_opened(),
+        1,
+        "no reconnect after link_disabled"
+    );
 }
 
 #[tokio::test]
@@ -207,7 +220,10 @@ async fn a_wrong_app_token_is_refused_with_slacks_code() {
     let error = within("connect", SocketModeClient::connect("xapp-wrong", bot))
         .await
         .unwrap_err();
-    assert!(matches!(&error, Error::SocketModeRefused { code } if code == "invalid_auth"), "{error:?}");
+    assert!(
+        matches!(&error, Error::SocketModeRefused { code } if code == "invalid_auth"),
+        "{error:?}"
+    );
     assert!(!format!("{error:?}").contains("xapp-wrong"), "token not shown");
 }
 
@@ -231,7 +247,8 @@ async fn too_many_websockets_backs_off_instead_of_storming() {
 /// One handler for both transports: replies with the message's text.
 #[rtm_event(type = "message")]
 async fn echo(ctx: Context, message: Message) -> Result<(), BoxError> {
-    ctx.reply(&format!("echo: {}", message.text.unwrap_or_default())).await?;
+    ctx.reply(&format!("echo: {}", message.text.unwrap_or_default()))
+        .await?;
     Ok(())
 }
 

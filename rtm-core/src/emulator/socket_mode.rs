@@ -121,7 +121,9 @@ pub(super) struct Redelivery(Notify);
 
 /// `apps.connections.open`: POST with the app token as a Bearer header → a single-use URL.
 pub(super) fn open(shared: &Shared, request: &Request) -> Response {
-    shared.connect_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    shared
+        .connect_calls
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let bearer = request
         .header("authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -310,7 +312,12 @@ fn on_ack(shared: &Shared, text: &str) {
 impl SocketModeState {
     fn next_envelope_id(&mut self) -> String {
         self.next_id += 1;
-        format!("{:08x}-emu-{:04x}-{:012x}", fastrand::u32(..), self.next_id & 0xffff, self.next_id)
+        format!(
+            "{:08x}-emu-{:04x}-{:012x}",
+            fastrand::u32(..),
+            self.next_id & 0xffff,
+            self.next_id
+        )
     }
 
     /// Sends `frame` to one open socket, preferring those not told `disconnect`. `false` when
@@ -320,7 +327,12 @@ impl SocketModeState {
     }
 
     fn deliver_text(&mut self, text: String) -> bool {
-        let live: Vec<u64> = self.sockets.iter().filter(|(_, s)| !s.retiring).map(|(id, _)| *id).collect();
+        let live: Vec<u64> = self
+            .sockets
+            .iter()
+            .filter(|(_, s)| !s.retiring)
+            .map(|(id, _)| *id)
+            .collect();
         let candidates = if live.is_empty() {
             self.sockets.keys().copied().collect()
         } else {
@@ -398,7 +410,10 @@ fn send_event(state: &mut SocketModeState, event_id: &str, payload: &Value, retr
         "payload": payload,
     });
     if !state.deliver(&frame) {
-        debug!(event_id, retry_attempt, "no socket mode socket open; the event waits for its retry");
+        debug!(
+            event_id,
+            retry_attempt, "no socket mode socket open; the event waits for its retry"
+        );
     }
 }
 
