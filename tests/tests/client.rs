@@ -374,8 +374,12 @@ async fn a_dropped_reply_future_still_sends() {
     within("written", emu.wait_for_sent(1, Duration::from_secs(5)))
         .await
         .expect("first frame written");
+    // Subscribed before the drop: a reconnect faster than any polling interval is still seen.
+    let mut state = client.state();
     emu.drop_connections();
-    eventually("reconnecting", || !client.state().borrow().is_connected()).await;
+    within("reconnecting", state.wait_for(|s| !s.is_connected()))
+        .await
+        .expect("client alive");
     drop(client.send_message("C1", "while reconnecting"));
     let sent = within("both posted", emu.wait_for_sent(2, Duration::from_secs(5)))
         .await
