@@ -602,3 +602,21 @@ async fn socket_mode_too_many_websockets_backs_off_more_each_time() {
     }
     h.disconnect().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_probes_with_websocket_pings_and_drops_a_silent_peer() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    let t0 = Instant::now();
+    // The probe is a websocket ping (Socket Mode has no JSON ping), sent when quiet.
+    let probe = server.next().await.expect("a frame").expect("readable");
+    assert!(matches!(probe, Message::Ping(_)), "{probe:?}");
+    assert_eq!(Instant::now() - t0, INTERVAL);
+    // From now on the peer reads nothing and sends nothing: no pong, so it is dead.
+    let _silent = server;
+    let _next = h.server().await;
+    let attempts = h.attempts();
+    assert_eq!(attempts.len(), 2);
+    let after = attempts[1] - t0;
+    assert!(after > INTERVAL && after <= INTERVAL * 2 + TIMEOUT, "{after:?}");
+}
