@@ -31,6 +31,12 @@ async fn main() -> Result<(), rtm_core::Error> {
         emulator.api_url(),
         emulator.token()
     );
+    println!(
+        "  Socket Mode bots: SLACK_API_URL={} SLACK_APP_TOKEN={} SLACK_BOT_TOKEN={} <your bot>",
+        emulator.api_url(),
+        emulator.app_token(),
+        emulator.token()
+    );
     println!("Type a message and press Enter (prefix a channel id to pick the channel); Ctrl-D ends.");
 
     let printer = {

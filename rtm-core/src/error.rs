@@ -27,6 +27,17 @@ pub enum Error {
         /// Slack's error code.
         code: String,
     },
+    /// Slack answered `apps.connections.open` (Socket Mode) with `ok: false`. `code` is
+    /// Slack's error code, such as `invalid_auth` for a wrong app-level token.
+    #[error("slack refused apps.connections.open: {code}{}", socket_mode_hint(code))]
+    SocketModeRefused {
+        /// Slack's error code.
+        code: String,
+    },
+    /// Socket Mode: Slack sent `disconnect` with `link_disabled`: Socket Mode was switched off
+    /// for the app. Fatal: the client stops and does not reconnect.
+    #[error("slack disabled socket mode for this app (disconnect: link_disabled)")]
+    LinkDisabled,
     /// Slack asked us to slow down (HTTP 429 or `ratelimited`). The client waits and retries
     /// by itself; you see this only when the first connect runs out of attempts.
     #[error("rate limited by slack, retry after {retry_after:?}")]
@@ -68,6 +79,10 @@ impl fmt::Debug for Error {
         write!(f, "{self} [")?;
         match self {
             Error::Slack { code } => f.debug_struct("Slack").field("code", code).finish(),
+            Error::SocketModeRefused { code } => {
+                f.debug_struct("SocketModeRefused").field("code", code).finish()
+            }
+            Error::LinkDisabled => f.write_str("LinkDisabled"),
             Error::RateLimited { retry_after } => f
                 .debug_struct("RateLimited")
                 .field("retry_after", retry_after)
@@ -105,11 +120,21 @@ fn hint(code: &str) -> &'static str {
     }
 }
 
+/// The hint for `apps.connections.open` codes.
+fn socket_mode_hint(code: &str) -> &'static str {
+    match code {
+        "invalid_auth" | "not_authed" => {
+            " (check SLACK_APP_TOKEN: an app-level xapp- token with connections:write)"
+        }
+        _ => "",
+    }
+}
+
 impl Error {
     /// Slack's error code when Slack refused the connection, e.g. `invalid_auth`.
     pub fn slack_code(&self) -> Option<&str> {
         match self {
-            Error::Slack { code } => Some(code),
+            Error::Slack { code } | Error::SocketModeRefused { code } => Some(code),
             _ => None,
         }
     }
@@ -118,7 +143,8 @@ impl Error {
     /// and never loops on them.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Slack { code } => is_retryable_code(code),
+            Error::Slack { code } | Error::SocketModeRefused { code } => is_retryable_code(code),
+            Error::LinkDisabled => false,
             Error::RateLimited { .. }
             | Error::Http { .. }
             | Error::WebSocket { .. }
@@ -204,6 +230,11 @@ pub enum SendError {
     /// Slack's reply could not be understood.
     #[error("malformed reply from slack: {0}")]
     MalformedReply(String),
+    /// The message went through the Web API (`chat.postMessage`, as over Socket Mode) and
+    /// that call failed; [`WebError::maybe_applied`](crate::WebError::maybe_applied) says
+    /// whether it may have been posted anyway.
+    #[error("{0}")]
+    Web(crate::WebError),
 }
 
 impl SendError {

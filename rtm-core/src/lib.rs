@@ -13,6 +13,7 @@ mod outgoing;
 mod read;
 mod reply;
 mod secret;
+mod socket_mode;
 mod state;
 mod tls;
 mod web_api;
@@ -43,6 +44,7 @@ pub use crate::{
     read::{Batch, Events},
     reply::{Reply, ReplyFuture},
     secret::Token,
+    socket_mode::{APP_TOKEN_ENV, BOT_TOKEN_ENV, SocketModeClient},
     state::{ConnectionState, DisconnectCause, Stats},
     web::{WebClient, WebError},
     web_api::{ConnectionInfo, SelfUser, Team},

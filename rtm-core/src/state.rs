@@ -63,6 +63,16 @@ pub enum DisconnectCause {
     Io(String),
     /// Nothing arrived within the keepalive timeout: the connection was dead or half-open.
     KeepaliveTimeout,
+    /// Socket Mode: Slack sent `disconnect` with `too_many_websockets` (the app is over its
+    /// socket limit). The client backs off before reconnecting.
+    TooManyWebsockets,
+}
+
+impl DisconnectCause {
+    /// Whether reconnecting at once would only make things worse, so the client backs off.
+    pub(crate) fn needs_backoff(&self) -> bool {
+        matches!(self, DisconnectCause::TooManyWebsockets)
+    }
 }
 
 impl fmt::Display for DisconnectCause {
@@ -74,6 +84,9 @@ impl fmt::Display for DisconnectCause {
             DisconnectCause::Closed => f.write_str("the server closed the socket"),
             DisconnectCause::Io(e) => write!(f, "socket error: {e}"),
             DisconnectCause::KeepaliveTimeout => f.write_str("no frame within the keepalive timeout"),
+            DisconnectCause::TooManyWebsockets => {
+                f.write_str("slack sent disconnect: too_many_websockets (over the app's socket limit)")
+            }
         }
     }
 }

@@ -135,6 +135,81 @@ pub(crate) async fn rtm_connect(http: &reqwest::Client, config: &ClientConfig) -
     Ok(Granted { url, info })
 }
 
+#[derive(Deserialize)]
+struct OpenResponse {
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// Calls `apps.connections.open` once (Socket Mode): a `POST` with the app-level token in the
+/// `Authorization` header and an empty body. Returns the single-use socket URL.
+pub(crate) async fn apps_connections_open(
+    http: &reqwest::Client,
+    config: &ClientConfig,
+    app_token: &crate::Token,
+) -> Result<Url, Error> {
+    let endpoint = config
+        .api_url
+        .join("apps.connections.open")
+        .map_err(|e| Error::Config(format!("invalid API URL: {e}")))?;
+    let response = http
+        .post(endpoint)
+        .timeout(config.connect_timeout)
+        .bearer_auth(app_token.expose())
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .map_err(|e| {
+            let host = config.api_url.host_str().unwrap_or_default();
+            let what = if e.is_timeout() {
+                "apps.connections.open timed out"
+            } else if e.is_connect() {
+                "cannot reach the Web API"
+            } else {
+                "apps.connections.open request failed"
+            };
+            Error::http(format!("{what} ({host})"), e.without_url())
+        })?;
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(Error::RateLimited {
+            retry_after: retry_after(response.headers()),
+        });
+    }
+    if !status.is_success() {
+        return Err(Error::Http {
+            reason: format!("apps.connections.open answered HTTP {status}"),
+            source: None,
+        });
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Error::http("reading apps.connections.open response", e.without_url()))?;
+    let parsed: OpenResponse = serde_json::from_slice(&body)
+        .map_err(|e| Error::Protocol(format!("apps.connections.open returned invalid JSON: {e}")))?;
+    if !parsed.ok {
+        let code = parsed.error.unwrap_or_else(|| "unknown_error".to_owned());
+        if code == "ratelimited" {
+            return Err(Error::RateLimited {
+                retry_after: Duration::ZERO,
+            });
+        }
+        return Err(Error::SocketModeRefused { code });
+    }
+    let url = parsed
+        .url
+        .ok_or_else(|| Error::Protocol("apps.connections.open returned no url".into()))?;
+    let url = Url::parse(&url)
+        .map_err(|_| Error::Protocol("apps.connections.open returned an invalid url".into()))?;
+    config.check_url(&url)?;
+    Ok(url)
+}
+
 /// The `Retry-After` header in whole seconds, as Slack sends it. Missing or unreadable means
 /// one second: waiting a little is always safer than hammering a tier-1 method.
 fn retry_after(headers: &header::HeaderMap) -> Duration {

@@ -374,10 +374,14 @@ async fn a_dropped_reply_future_still_sends() {
     within("written", emu.wait_for_sent(1, Duration::from_secs(5)))
         .await
         .expect("first frame written");
-    // The reconnect is held for a second by a 429, so the next send surely waits for it.
+    // The reconnect is held for a second by a 429, so the next send surely waits for it;
+    // subscribed before the drop, so the state change is seen however fast it comes.
     emu.rate_limit_connects(1, 1);
+    let mut state = client.state();
     emu.drop_connections();
-    eventually("reconnecting", || !client.state().borrow().is_connected()).await;
+    within("reconnecting", state.wait_for(|s| !s.is_connected()))
+        .await
+        .expect("client alive");
     drop(client.send_message("C1", "while reconnecting"));
     let sent = within("both posted", emu.wait_for_sent(2, Duration::from_secs(5)))
         .await

@@ -73,6 +73,10 @@ pub(crate) enum Retry {
 #[derive(Debug)]
 pub(crate) struct RetryPolicy {
     backoff: Backoff,
+    /// For losses that say "too many sockets" (Socket Mode's `too_many_websockets`): they
+    /// come right after a successful `hello`, so they survive [`connected`](Self::connected)
+    /// and only a loss for another reason resets them.
+    over_cap: Backoff,
     limit: Option<u32>,
     failures: u32,
     rate_limited: u32,
@@ -85,6 +89,7 @@ impl RetryPolicy {
         let mut backoff = Backoff::new(base, max);
         backoff.next_delay(); // the first attempt is the immediate one
         RetryPolicy {
+            over_cap: Backoff::new(base, max),
             backoff,
             limit: Some(attempts.max(1)),
             failures: 0,
@@ -103,7 +108,18 @@ impl RetryPolicy {
 
     /// The delay before the first attempt after a loss (zero after a working connection).
     pub(crate) fn after_loss(&mut self) -> Duration {
+        self.over_cap.failures = 0;
         self.backoff.next_delay()
+    }
+
+    /// The delay after a loss whose cause says reconnecting at once would make things worse
+    /// (the app is over its socket limit): never zero, doubling with each such loss in a row
+    /// up to the maximum, so a client that keeps hitting the cap never storms.
+    pub(crate) fn after_over_cap(&mut self) -> Duration {
+        if self.over_cap.failures == 0 {
+            self.over_cap.failures = 1;
+        }
+        self.over_cap.next_delay()
     }
 
     /// What to do after `error`.
@@ -163,6 +179,32 @@ impl ReconnectPacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn over_cap_losses_back_off_across_connects_and_reset_on_another_loss() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(8);
+        let mut policy = RetryPolicy::first_connect(base, max, 5);
+        policy.connected();
+        let mut ceilings = Vec::new();
+        for _ in 0..6 {
+            let wait = policy.after_over_cap();
+            policy.connected();
+            ceilings.push(wait);
+        }
+        // Equal jitter: each wait is in the upper half of 1, 2, 4, 8, 8, 8 s.
+        for (wait, ceiling) in ceilings.iter().zip([1u64, 2, 4, 8, 8, 8]) {
+            let ceiling = Duration::from_secs(ceiling);
+            assert!(
+                *wait >= ceiling / 2 && *wait <= ceiling,
+                "{wait:?} vs {ceiling:?}"
+            );
+        }
+        assert_eq!(policy.after_loss(), Duration::ZERO);
+        policy.connected();
+        let wait = policy.after_over_cap();
+        assert!(wait >= base / 2 && wait <= base, "reset: {wait:?}");
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -66,6 +66,8 @@ pub(crate) struct Connected<S> {
     /// The `hello` event followed by any event a lenient server sent before it, delivered
     /// to readers like any other.
     pub(crate) first_events: Vec<Event>,
+    /// Acknowledgements owed for envelopes that came before `hello` (Socket Mode).
+    pub(crate) first_acks: Vec<Message>,
 }
 
 impl<P: Protocol> Dialer<P> {
@@ -107,11 +109,12 @@ impl<P: Protocol> Dialer<P> {
         )
         .await
         .map_err(|e| Error::websocket("handshake failed", Some(Arc::new(scrub(e)))))?;
-        let first_events = wait_for_hello(&self.protocol, &mut socket).await?;
+        let (first_events, first_acks) = wait_for_hello(&self.protocol, &mut socket).await?;
         Ok(Connected {
             socket,
             info: opened.info,
             first_events,
+            first_acks,
         })
     }
 }
@@ -148,13 +151,15 @@ impl<P: Protocol> Connector for Dialer<P> {
 /// servers may not). Beyond this, the attempt fails rather than buffering without bound.
 const MAX_EARLY_EVENTS: usize = 1024;
 
-/// Waits for `hello`; an `error` event (e.g. expired URL) fails the attempt. Returns `hello`
-/// followed by any events that came before it, so none is lost.
+/// Waits for `hello`; an `error` event (e.g. expired URL) or a fatal frame fails the attempt.
+/// Returns `hello` followed by any events that came before it, so none is lost, and the
+/// acknowledgements owed for envelopes among them.
 pub(crate) async fn wait_for_hello<P: Protocol, S: WsSocket>(
     protocol: &P,
     socket: &mut S,
-) -> Result<Vec<Event>, Error> {
+) -> Result<(Vec<Event>, Vec<Message>), Error> {
     let mut early = Vec::new();
+    let mut acks = Vec::new();
     loop {
         let message = match socket.next().await {
             Some(Ok(message)) => message,
@@ -174,8 +179,14 @@ pub(crate) async fn wait_for_hello<P: Protocol, S: WsSocket>(
         match protocol.classify(text) {
             Inbound::Hello(event) => {
                 early.insert(0, event);
-                return Ok(early);
+                return Ok((early, acks));
             }
+            Inbound::Fatal(error) => return Err(error),
+            Inbound::Ack { ack, event } if acks.len() < MAX_EARLY_EVENTS => {
+                acks.push(ack);
+                early.extend(event);
+            }
+            Inbound::Ack { .. } => return Err(Error::Protocol("too many envelopes before hello".into())),
             Inbound::Ended(_, Some(event)) | Inbound::Event(event) if event.kind() == "error" => {
                 return Err(Error::Protocol(format!(
                     "slack sent an error instead of hello: {}",

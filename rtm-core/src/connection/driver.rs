@@ -115,7 +115,7 @@ impl<C: Connector> Driver<C> {
             self.outbox.drop_probes();
             let connected = match end {
                 SessionEnd::Replaced(next) => {
-                    info!(cause = %DisconnectCause::Goodbye, "switched to a new connection");
+                    info!("the server retired the connection; switched to a new one");
                     *next
                 }
                 SessionEnd::Close(done) => return self.finish(Ok(()), done),
@@ -124,8 +124,8 @@ impl<C: Connector> Driver<C> {
                     info!(%cause, "connection lost; reconnecting");
                     self.shared
                         .state
-                        .send_replace(ConnectionState::Reconnecting { cause });
-                    match self.reconnect(next).await {
+                        .send_replace(ConnectionState::Reconnecting { cause: cause.clone() });
+                    match self.reconnect(next, &cause).await {
                         Ok(next) => next,
                         Err(Ok(done)) => return self.finish(Ok(()), done),
                         Err(Err(error)) => return self.finish(Err(error), None),
@@ -146,6 +146,9 @@ impl<C: Connector> Driver<C> {
         Counters::add(&self.shared.counters.events, connected.first_events.len() as u64);
         // `hello` and any events that came before it, as one unit.
         self.shared.inbox.extend(connected.first_events.iter().cloned());
+        for ack in &connected.first_acks {
+            self.outbox.push_ack(ack.clone());
+        }
     }
 
     /// Stops for good: readers drain what is buffered and then see `result`.
@@ -183,11 +186,18 @@ impl<C: Connector> Driver<C> {
     async fn reconnect(
         &mut self,
         in_flight: Option<Attempt<C::Socket>>,
+        cause: &DisconnectCause,
     ) -> Result<Connected<C::Socket>, Result<Option<oneshot::Sender<()>>, Error>> {
         let mut attempt = match in_flight {
             Some(attempt) => attempt,
             None => {
-                let delay = self.retry.after_loss();
+                let delay = if cause.needs_backoff() {
+                    let delay = self.retry.after_over_cap();
+                    warn!(%cause, ?delay, "backing off before reconnecting");
+                    delay
+                } else {
+                    self.retry.after_loss()
+                };
                 self.attempt_after(delay)
             }
         };

@@ -5,6 +5,7 @@
 //! One file per concern:
 //! - `protocol`: the seam: what a wire protocol provides ([`protocol::Protocol`]).
 //! - `rtm`: RTM's implementation of it.
+//! - `socket_mode`: Socket Mode's implementation (acks, dedupe, `disconnect`).
 //! - `dial`: one connection attempt (URL, handshake, `hello`) and where sockets come from.
 //! - `driver`: attempts, the retry policy, replacement on `goodbye`, stopping.
 //! - `session`: one socket's loop.
@@ -27,6 +28,7 @@ mod read_gate;
 mod replies;
 mod rtm;
 mod session;
+pub(crate) mod socket_mode;
 mod wire;
 
 #[cfg(test)]
@@ -76,6 +78,30 @@ pub(crate) async fn start(
     let dialer = dial::Dialer::new(
         config.clone(),
         rtm::Rtm::new(config.clone()),
+        http,
+        counters.clone(),
+    );
+    driver::start(
+        Arc::new(dialer),
+        &config,
+        counters,
+        backoff::RECONNECT_PACER.clone(),
+    )
+    .await
+}
+
+/// Connects over Socket Mode with `app_token` (retrying transient failures a bounded number
+/// of times) and spawns the connection task; `info` is who the bot token belongs to.
+pub(crate) async fn start_socket_mode(
+    config: ClientConfig,
+    app_token: crate::Token,
+    info: ConnectionInfo,
+) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
+    let http = web_api::http_client()?;
+    let counters = Arc::new(Counters::default());
+    let dialer = dial::Dialer::new(
+        config.clone(),
+        socket_mode::SocketMode::new(config.clone(), app_token, info),
         http,
         counters.clone(),
     );

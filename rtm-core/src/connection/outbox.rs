@@ -39,7 +39,24 @@ impl FrameSource for Nothing {
     }
 }
 
+/// Only the acknowledgements: what a retiring socket still writes.
+pub(crate) struct AcksOnly<'a>(pub(crate) &'a mut Outbox);
+
+impl FrameSource for AcksOnly<'_> {
+    fn has_frames(&self) -> bool {
+        !self.0.acks.is_empty()
+    }
+
+    fn next_frame(&mut self) -> Option<Message> {
+        self.0.acks.pop_front()
+    }
+}
+
 pub(crate) struct Outbox {
+    /// Acknowledgements of received envelopes (Socket Mode), written before anything else.
+    /// Unlike probes they outlive their socket: an envelope received on a socket that is
+    /// lost or replaced is acknowledged on the next one.
+    acks: VecDeque<Message>,
     /// Keepalive probes, written before any send.
     control: VecDeque<Message>,
     sends: VecDeque<Send>,
@@ -56,6 +73,7 @@ pub(crate) struct Outbox {
 impl Outbox {
     pub(crate) fn new(reply_timeout: Duration, pace: Option<(Duration, u32)>) -> Self {
         Outbox {
+            acks: VecDeque::new(),
             control: VecDeque::new(),
             sends: VecDeque::new(),
             replies: Replies::default(),
@@ -88,6 +106,11 @@ impl Outbox {
     pub(crate) fn push_probe(&mut self, ping: impl FnOnce(u64) -> Message) {
         let id = self.take_id();
         self.control.push_back(ping(id));
+    }
+
+    /// Queues an acknowledgement, to be written before any probe or send.
+    pub(crate) fn push_ack(&mut self, ack: Message) {
+        self.acks.push_back(ack);
     }
 
     /// Keepalive probes are per socket: a new socket starts without the old one's.
@@ -152,15 +175,21 @@ impl Outbox {
             }
         }
         self.control.clear();
+        self.acks.clear();
     }
 }
 
 impl FrameSource for Outbox {
     fn has_frames(&self) -> bool {
-        !self.control.is_empty() || (!self.sends.is_empty() && self.paced_until(Instant::now()).is_none())
+        !self.acks.is_empty()
+            || !self.control.is_empty()
+            || (!self.sends.is_empty() && self.paced_until(Instant::now()).is_none())
     }
 
     fn next_frame(&mut self) -> Option<Message> {
+        if let Some(ack) = self.acks.pop_front() {
+            return Some(ack);
+        }
         if let Some(probe) = self.control.pop_front() {
             return Some(probe);
         }
@@ -232,6 +261,38 @@ mod tests {
         assert!(second.contains(r#""id":2"#), "{second}");
         assert!(outbox.next_frame().is_none());
         assert!(!outbox.replies.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acks_go_before_probes_and_sends_and_outlive_the_socket() {
+        let timeout = Duration::from_secs(10);
+        let mut outbox = Outbox::new(timeout, None);
+        let (a, _fa) = send(Instant::now() + timeout);
+        outbox.push(a);
+        outbox.push_probe(|id| Message::text(format!(r#"{{"id":{id},"type":"ping"}}"#)));
+        outbox.push_ack(Message::text(r#"{"envelope_id":"e1"}"#));
+        outbox.push_ack(Message::text(r#"{"envelope_id":"e2"}"#));
+        outbox.drop_probes();
+        {
+            let mut retiring = AcksOnly(&mut outbox);
+            assert!(retiring.has_frames());
+            assert_eq!(
+                retiring.next_frame(),
+                Some(Message::text(r#"{"envelope_id":"e1"}"#))
+            );
+        }
+        assert_eq!(
+            outbox.next_frame(),
+            Some(Message::text(r#"{"envelope_id":"e2"}"#))
+        );
+        let Some(Message::Text(next)) = outbox.next_frame() else {
+            panic!()
+        };
+        assert!(
+            next.contains(r#""type":"message""#),
+            "the probe went with its socket: {next}"
+        );
+        assert!(!AcksOnly(&mut outbox).has_frames());
     }
 
     #[tokio::test(start_paused = true)]

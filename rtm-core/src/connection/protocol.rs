@@ -35,11 +35,18 @@ pub(crate) enum Inbound {
     /// This socket is useless from now on: reconnect. The event, if any, is still handed to
     /// the application.
     Ended(DisconnectCause, Option<Event>),
+    /// An envelope to acknowledge at once: `ack` is written before any other frame (on this
+    /// socket, or on the next one if this one is retiring or lost), whatever becomes of
+    /// `event`. `event` is `None` for a duplicate or an envelope whose payload is unreadable.
+    Ack { ack: Message, event: Option<Event> },
+    /// The server will never accept this client again (e.g. Socket Mode switched off): stop
+    /// for good with this error.
+    Fatal(Error),
     /// Not a frame we can use; counted and skipped.
     Malformed(&'static str),
 }
 
-/// One wire protocol (RTM today; Socket Mode next).
+/// One wire protocol: RTM ([`super::rtm`]) or Socket Mode ([`super::socket_mode`]).
 pub(crate) trait Protocol: Send + Sync + 'static {
     /// Obtains a fresh socket URL (one Web API call). Retrying is the driver's business.
     fn open<'a>(&'a self, http: &'a reqwest::Client) -> BoxFuture<'a, Result<Opened, Error>>;

@@ -102,6 +102,8 @@ mod tests {
             Inbound::Pong { .. } => "pong",
             Inbound::Retiring(_) => "retiring",
             Inbound::Ended(..) => "ended",
+            Inbound::Ack { .. } => "ack",
+            Inbound::Fatal(_) => "fatal",
             Inbound::Malformed(_) => "malformed",
         };
         assert_eq!(kind(r#"{"type":"hello"}"#), "hello");

@@ -15,7 +15,7 @@ use super::{
     dial::{Connector, WsSocket},
     driver::{Attempt, Driver, SessionEnd, in_flight},
     keepalive::{Keepalive, Verdict},
-    outbox::{Nothing, Send},
+    outbox::{AcksOnly, Nothing, Send},
     protocol::{Inbound, Protocol},
     read_gate::ReadGate,
     wire::{Io, Wire},
@@ -44,6 +44,7 @@ enum Control {
     BufferFull,
     Retiring,
     Ended(DisconnectCause),
+    Fatal(crate::Error),
 }
 
 impl<C: Connector> Driver<C> {
@@ -89,7 +90,9 @@ impl<C: Connector> Driver<C> {
                     }
                 }
                 io = poll_fn(|cx| if retiring {
-                    wire.poll_io(cx, reading, &mut Nothing)
+                    // A retiring socket takes no new sends, but still acknowledges what it
+                    // delivered.
+                    wire.poll_io(cx, reading, &mut AcksOnly(&mut self.outbox))
                 } else {
                     wire.poll_io(cx, reading, &mut self.outbox)
                 }) => match io {
@@ -116,6 +119,7 @@ impl<C: Connector> Driver<C> {
                                     retiring = true;
                                 }
                                 Control::Ended(cause) => return lost(cause, next),
+                                Control::Fatal(error) => return SessionEnd::Fatal(error),
                             }
                             if handled == READ_BATCH {
                                 break;
@@ -253,6 +257,14 @@ impl<C: Connector> Driver<C> {
                 }
                 Control::Ended(cause)
             }
+            Inbound::Ack { ack, event } => {
+                self.outbox.push_ack(ack);
+                match event.map(|event| self.deliver(event)) {
+                    Some(true) => Control::BufferFull,
+                    _ => Control::Continue,
+                }
+            }
+            Inbound::Fatal(error) => Control::Fatal(error),
             Inbound::Malformed(reason) => {
                 self.malformed(reason);
                 Control::Continue
@@ -316,7 +328,7 @@ impl<C: Connector> Driver<C> {
         for _ in 0..REPLACE_DRAIN {
             match wire.next_ready() {
                 Some(frame) => {
-                    if let Control::Ended(_) = self.on_frame(frame) {
+                    if let Control::Ended(_) | Control::Fatal(_) = self.on_frame(frame) {
                         break;
                     }
                 }
@@ -328,7 +340,7 @@ impl<C: Connector> Driver<C> {
                 while !self.outbox.replies.is_empty() {
                     match poll_fn(|cx| wire.poll_io(cx, true, &mut Nothing)).await {
                         Io::Inbound(frame @ Some(Ok(_))) => {
-                            if let Control::Ended(_) = self.on_frame(frame) {
+                            if let Control::Ended(_) | Control::Fatal(_) = self.on_frame(frame) {
                                 break;
                             }
                         }

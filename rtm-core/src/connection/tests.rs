@@ -24,7 +24,9 @@ use super::{
     backoff::ReconnectPacer,
     dial::{Connected, Connector, wait_for_hello},
     driver,
+    protocol::Protocol,
     rtm::Rtm,
+    socket_mode::SocketMode,
 };
 use crate::{
     ClientConfig, ConnectionInfo, Error, ReplyFuture, SendError,
@@ -41,8 +43,8 @@ const TIMEOUT: Duration = Duration::from_millis(10_000);
 const REPLY_TIMEOUT: Duration = Duration::from_millis(30_000);
 
 /// Hands each connection's server end to the test; fails the attempts it is told to.
-struct Pipes {
-    protocol: Rtm,
+struct Pipes<P = Rtm> {
+    protocol: P,
     servers: mpsc::UnboundedSender<Ws>,
     /// When each attempt started.
     attempts: Mutex<Vec<Instant>>,
@@ -52,11 +54,11 @@ struct Pipes {
     pipe_bytes: usize,
 }
 
-impl Connector for Pipes {
+impl<P: Protocol> Connector for Pipes<P> {
     type Socket = Ws;
-    type Protocol = Rtm;
+    type Protocol = P;
 
-    fn protocol(&self) -> &Rtm {
+    fn protocol(&self) -> &P {
         &self.protocol
     }
 
@@ -71,21 +73,22 @@ impl Connector for Pipes {
             let mut server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
             server.send(Message::text(r#"{"type":"hello"}"#)).await.unwrap();
             let _ = self.servers.send(server);
-            let first_events = wait_for_hello(&self.protocol, &mut client).await?;
+            let (first_events, first_acks) = wait_for_hello(&self.protocol, &mut client).await?;
             let info: ConnectionInfo =
                 serde_json::from_str(r#"{"self":{"id":"U1","name":"bot"},"team":{"id":"T1"}}"#).unwrap();
             Ok(Connected {
                 socket: client,
                 info,
                 first_events,
+                first_acks,
             })
         }
         .boxed()
     }
 }
 
-struct Harness {
-    pipes: Arc<Pipes>,
+struct Harness<P = Rtm> {
+    pipes: Arc<Pipes<P>>,
     servers: mpsc::UnboundedReceiver<Ws>,
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
@@ -104,9 +107,18 @@ async fn start_with(pipe_bytes: usize, failures: Vec<Error>) -> Harness {
 }
 
 async fn start_config(config: ClientConfig, pipe_bytes: usize, failures: Vec<Error>) -> Harness {
+    start_protocol(Rtm::new(config.clone()), config, pipe_bytes, failures).await
+}
+
+async fn start_protocol<P: Protocol>(
+    protocol: P,
+    config: ClientConfig,
+    pipe_bytes: usize,
+    failures: Vec<Error>,
+) -> Harness<P> {
     let (servers_tx, servers) = mpsc::unbounded_channel();
     let pipes = Arc::new(Pipes {
-        protocol: Rtm::new(config.clone()),
+        protocol,
         servers: servers_tx,
         attempts: Mutex::new(Vec::new()),
         failures: Mutex::new(failures.into()),
@@ -128,7 +140,7 @@ async fn start() -> Harness {
     start_with(64 * 1024, Vec::new()).await
 }
 
-impl Harness {
+impl<P: Protocol> Harness<P> {
     async fn server(&mut self) -> Ws {
         self.servers.recv().await.expect("a connection")
     }
@@ -454,4 +466,157 @@ async fn a_reader_waiting_on_a_reply_behind_a_full_buffer_gets_it_after_the_stal
     );
     assert_eq!(h.attempts().len(), 1);
     drop(server_task);
+}
+
+// Socket Mode over the same core.
+
+async fn start_socket_mode(config: ClientConfig) -> Harness<SocketMode> {
+    let info: ConnectionInfo =
+        serde_json::from_str(r#"{"self":{"id":"U1","name":"bot"},"team":{"id":"T1"}}"#).unwrap();
+    let protocol = SocketMode::new(config.clone(), crate::Token::from("xapp-test"), info);
+    start_protocol(protocol, config, 64 * 1024, Vec::new()).await
+}
+
+fn envelope(envelope_id: &str, event_id: &str, text: &str) -> Message {
+    Message::text(
+        serde_json::json!({"envelope_id": envelope_id, "type": "events_api", "retry_attempt": 0, "retry_reason": "",
+                           "payload": {"event_id": event_id, "event": {"type": "message", "text": text}}})
+        .to_string(),
+    )
+}
+
+/// Every event buffered so far, by text (`hello` and `disconnect` skipped).
+fn buffered_texts(shared: &Shared) -> Vec<String> {
+    match shared.inbox.try_take() {
+        crate::inbox::Take::Events(events) => events
+            .iter()
+            .filter(|e| e.kind() == "message")
+            .map(|e| {
+                e.parse::<serde_json::Value>().unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_acks_at_once_and_a_retiring_socket_still_acks_what_it_delivered() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut old = h.server().await;
+    let t0 = Instant::now();
+    old.send(envelope("e1", "Ev1", "one")).await.unwrap();
+    let (ack, at) = next_text(&mut old).await;
+    assert_eq!(ack, r#"{"envelope_id":"e1"}"#);
+    assert_eq!(at, t0, "acked in the same instant, nobody reading");
+
+    // Refresh: the next socket opens before the old one goes; an envelope the old socket
+    // delivers meanwhile is acked, and its redelivery on the new socket is acked, not delivered.
+    old.send(Message::text(
+        r#"{"type":"disconnect","reason":"refresh_requested"}"#,
+    ))
+    .await
+    .unwrap();
+    old.send(envelope("e2", "Ev2", "two")).await.unwrap();
+    let mut new = h.server().await;
+    new.send(envelope("e3", "Ev2", "two")).await.unwrap();
+    new.send(envelope("e4", "Ev3", "three")).await.unwrap();
+    // e2's ack goes out on the old socket, or first thing on the new one if the old one was
+    // already let go: exactly once either way.
+    let mut acks = Vec::new();
+    while let Some(Ok(frame)) = old.next().await {
+        if let Message::Text(text) = frame {
+            acks.push(text.to_string());
+        }
+    }
+    while acks.len() < 3 {
+        acks.push(next_text(&mut new).await.0);
+    }
+    assert_eq!(
+        acks,
+        [
+            r#"{"envelope_id":"e2"}"#,
+            r#"{"envelope_id":"e3"}"#,
+            r#"{"envelope_id":"e4"}"#
+        ]
+    );
+    assert_eq!(buffered_texts(&h.shared), ["one", "two", "three"]);
+    assert_eq!(h.attempts().len(), 2);
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_link_disabled_stops_for_good() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    server.send(envelope("e1", "Ev1", "before")).await.unwrap();
+    server
+        .send(Message::text(r#"{"type":"disconnect","reason":"link_disabled"}"#))
+        .await
+        .unwrap();
+    let mut texts = Vec::new();
+    let error = loop {
+        match h.shared.inbox.take().await {
+            Ok(Some(events)) => texts.extend(
+                events
+                    .iter()
+                    .filter(|e| e.kind() == "message")
+                    .map(|e| e.json().to_owned()),
+            ),
+            Ok(None) => panic!("ended without the error"),
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(error, Error::LinkDisabled), "{error:?}");
+    assert_eq!(texts.len(), 1, "what came before is delivered first");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.attempts().len(), 1, "never reconnects");
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_too_many_websockets_backs_off_more_each_time() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let mut server = h.server().await;
+        let at = Instant::now();
+        server
+            .send(Message::text(
+                r#"{"type":"disconnect","reason":"too_many_websockets"}"#,
+            ))
+            .await
+            .unwrap();
+        let next_socket = h.server().await;
+        let attempts = h.attempts();
+        waits.push(*attempts.last().unwrap() - at);
+        drop(server);
+        // Hand the new socket back for the next round.
+        let _ = h.pipes.servers.send(next_socket);
+    }
+    // Backoff 1 s..8 s with equal jitter: upper half of 1, 2, 4, 8 s; never at once.
+    for (wait, ceiling) in waits.iter().zip([1u64, 2, 4, 8]) {
+        let ceiling = Duration::from_secs(ceiling);
+        assert!(*wait >= ceiling / 2 && *wait <= ceiling, "{waits:?}");
+    }
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_probes_with_websocket_pings_and_drops_a_silent_peer() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    let t0 = Instant::now();
+    // The probe is a websocket ping (Socket Mode has no JSON ping), sent when quiet.
+    let probe = server.next().await.expect("a frame").expect("readable");
+    assert!(matches!(probe, Message::Ping(_)), "{probe:?}");
+    assert_eq!(Instant::now() - t0, INTERVAL);
+    // From now on the peer reads nothing and sends nothing: no pong, so it is dead.
+    let _silent = server;
+    let _next = h.server().await;
+    let attempts = h.attempts();
+    assert_eq!(attempts.len(), 2);
+    let after = attempts[1] - t0;
+    assert!(after > INTERVAL && after <= INTERVAL * 2 + TIMEOUT, "{after:?}");
 }

@@ -23,7 +23,7 @@ use futures::future::FutureExt;
 use serde::Deserialize;
 use tracing::{Instrument, debug, debug_span};
 
-use crate::{Error, Event, RtmClient};
+use crate::{Error, Event, RtmClient, SocketModeClient};
 
 pub use self::{
     context::Context,
@@ -81,11 +81,12 @@ pub trait AnnotatedHandler<S = ()> {
     fn register(dispatcher: RtmDispatcher<S>) -> RtmDispatcher<S>;
 }
 
-/// Where a dispatcher's events come from. One variant per transport (Socket Mode next);
-/// everything the dispatcher does with it goes through [`EventSource`].
+/// Where a dispatcher's events come from. One variant per transport; everything the
+/// dispatcher does with it goes through [`EventSource`].
 #[derive(Clone, Debug)]
 enum Source {
     Rtm(RtmClient),
+    SocketMode(SocketModeClient),
 }
 
 /// Reads events from an [`RtmClient`] and runs the handlers whose [`Route`] matches, each
@@ -170,8 +171,23 @@ pub struct RtmDispatcher<S = ()> {
 impl RtmDispatcher {
     /// A dispatcher for `client`, with no handlers and no application state yet.
     pub fn new(client: RtmClient) -> RtmDispatcher {
+        Self::with_source(Source::Rtm(client))
+    }
+
+    /// A dispatcher for a Socket Mode client: the same handlers run unchanged on the inner
+    /// events of `events_api` envelopes (a `#[rtm_event(type = "message")]` handler gets
+    /// `payload.event`), and [`Context::reply`] posts through the Web API
+    /// (`chat.postMessage` with the bot token). Envelopes were acknowledged on arrival, so a
+    /// slow, failing or panicking handler never delays an ack. [`Context::client`] is not
+    /// available over Socket Mode (there is no RTM socket to send on); use
+    /// [`Context::web`].
+    pub fn socket_mode(client: SocketModeClient) -> RtmDispatcher {
+        Self::with_source(Source::SocketMode(client))
+    }
+
+    fn with_source(source: Source) -> RtmDispatcher {
         RtmDispatcher {
-            source: Source::Rtm(client),
+            source,
             routes: RouteMap::default(),
             state: (),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
@@ -334,10 +350,25 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
         (self, probe)
     }
 
-    /// The client the dispatcher reads from.
+    /// The RTM client the dispatcher reads from.
+    ///
+    /// # Panics
+    /// When the dispatcher reads from Socket Mode (see
+    /// [`socket_mode_client`](Self::socket_mode_client)).
     pub fn client(&self) -> &RtmClient {
         match &self.source {
             Source::Rtm(client) => client,
+            Source::SocketMode(_) => {
+                panic!("this dispatcher reads from Socket Mode; use socket_mode_client()")
+            }
+        }
+    }
+
+    /// The Socket Mode client the dispatcher reads from, if it reads from Socket Mode.
+    pub fn socket_mode_client(&self) -> Option<&SocketModeClient> {
+        match &self.source {
+            Source::SocketMode(client) => Some(client),
+            Source::Rtm(_) => None,
         }
     }
 
@@ -404,6 +435,12 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
         match source {
             Source::Rtm(client) => {
                 let span = debug_span!("rtm_dispatcher", team = %client.info().team.id);
+                run_loop(client, routes, settings, shutdown)
+                    .instrument(span)
+                    .await
+            }
+            Source::SocketMode(client) => {
+                let span = debug_span!("socket_mode_dispatcher", team = %client.info().team.id);
                 run_loop(client, routes, settings, shutdown)
                     .instrument(span)
                     .await

@@ -2,15 +2,15 @@
 //! ([`EventSource`]) and how a handler's messages go out ([`Transport`]).
 //!
 //! RTM implements both with [`RtmClient`] (replies are `message` frames on the socket); the
-//! test context implements [`Transport`] by recording; Socket Mode will implement both with
-//! its own client (replies through the Web API). The dispatcher and [`Context`](super::Context)
+//! test context implements [`Transport`] by recording; Socket Mode implements both with
+//! [`SocketModeClient`] (replies through the Web API's `chat.postMessage`). The dispatcher and [`Context`](super::Context)
 //! know nothing else about the transport.
 
 use std::{future::Future, sync::Arc};
 
 use serde::Serialize;
 
-use crate::{Batch, ConnectionInfo, Error, ReplyFuture, RtmClient, WebClient};
+use crate::{Batch, ConnectionInfo, Error, ReplyFuture, RtmClient, SocketModeClient, WebClient};
 
 /// How a handler's messages leave: shared by every [`Context`](super::Context) of a dispatcher
 /// as one `Arc<dyn Transport>`, so building a context costs a reference count.
@@ -87,6 +87,34 @@ impl EventSource for RtmClient {
 
     fn reader_blocked(&self) -> impl Drop + '_ {
         RtmClient::reader_blocked(self)
+    }
+
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        self.disconnect()
+    }
+}
+
+impl Transport for SocketModeClient {
+    fn info(&self) -> Arc<ConnectionInfo> {
+        SocketModeClient::info(self)
+    }
+
+    fn post(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture {
+        self.post_message(channel, text, thread_ts)
+    }
+
+    fn web(&self) -> Option<WebClient> {
+        Some(SocketModeClient::web(self))
+    }
+}
+
+impl EventSource for SocketModeClient {
+    fn next_batch(&self) -> impl Future<Output = Result<Option<Batch>, Error>> + Send {
+        self.read()
+    }
+
+    fn reader_blocked(&self) -> impl Drop + '_ {
+        SocketModeClient::reader_blocked(self)
     }
 
     fn close(&self) -> impl Future<Output = ()> + Send {

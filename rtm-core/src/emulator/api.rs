@@ -44,6 +44,12 @@ pub(super) fn route(shared: &Shared, request: &Request) -> Response {
         debug!(method, ?fault, "injected Web API fault");
         return fault_response(&fault);
     }
+    if method == "apps.connections.open" {
+        if !request.is_post {
+            return api_error("insecure_request");
+        }
+        return super::socket_mode::open(shared, request);
+    }
     let revoked = lock(&shared.connects).revoked;
     if let Err(code) = check_token(shared, revoked, request) {
         return api_error(code);

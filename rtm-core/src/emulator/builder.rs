@@ -41,6 +41,7 @@ pub(super) struct Config {
     pub(super) max_connects_per_sec: Option<u32>,
     pub(super) hello_delay: Duration,
     pub(super) frames_before_hello: Vec<String>,
+    pub(super) socket_mode: super::socket_mode::SocketModeConfig,
 }
 
 impl Default for Config {
@@ -60,6 +61,7 @@ impl Default for Config {
             max_connects_per_sec: None,
             hello_delay: Duration::ZERO,
             frames_before_hello: Vec::new(),
+            socket_mode: super::socket_mode::SocketModeConfig::default(),
         }
     }
 }
@@ -206,6 +208,45 @@ impl EmulatorBuilder {
         S: Into<String>,
     {
         self.config.frames_before_hello = frames.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Socket Mode: the app-level token `apps.connections.open` accepts. Default
+    /// [`DEFAULT_APP_TOKEN`](super::DEFAULT_APP_TOKEN).
+    pub fn app_token(mut self, token: impl Into<String>) -> Self {
+        self.config.socket_mode.app_token = token.into();
+        self
+    }
+
+    /// Socket Mode: how many sockets the app may hold; a socket beyond it gets `hello`, then
+    /// `disconnect` with `too_many_websockets`, then a close. Default
+    /// [`DEFAULT_SOCKET_MODE_MAX_SOCKETS`](super::DEFAULT_SOCKET_MODE_MAX_SOCKETS) (Slack's 10).
+    pub fn socket_mode_max_sockets(mut self, max: usize) -> Self {
+        self.config.socket_mode.max_sockets = max;
+        self
+    }
+
+    /// Socket Mode: how long an `events_api` envelope may go un-acked, and the delay before
+    /// each redelivery after that (`retry_attempt` 1, 2, …, `retry_reason: "timeout"`). An
+    /// empty schedule never redelivers. Defaults [`DEFAULT_ACK_TIMEOUT`](super::DEFAULT_ACK_TIMEOUT)
+    /// and [`DEFAULT_RETRY_SCHEDULE`](super::DEFAULT_RETRY_SCHEDULE); tests compress them.
+    pub fn socket_mode_retries(mut self, ack_timeout: Duration, schedule: impl Into<Vec<Duration>>) -> Self {
+        self.config.socket_mode.ack_timeout = ack_timeout;
+        self.config.socket_mode.retry_schedule = schedule.into();
+        self
+    }
+
+    /// Socket Mode: how often the emulator sends a websocket ping on each socket. Default
+    /// [`DEFAULT_SOCKET_MODE_PING_INTERVAL`](super::DEFAULT_SOCKET_MODE_PING_INTERVAL).
+    pub fn socket_mode_ping_interval(mut self, interval: Duration) -> Self {
+        self.config.socket_mode.ping_interval = interval;
+        self
+    }
+
+    /// Socket Mode: how long after `disconnect` (`warning`, `refresh_requested`) the socket is
+    /// closed. Default [`DEFAULT_DISCONNECT_CLOSE_DELAY`](super::DEFAULT_DISCONNECT_CLOSE_DELAY).
+    pub fn socket_mode_disconnect_close_delay(mut self, delay: Duration) -> Self {
+        self.config.socket_mode.disconnect_close_delay = delay;
         self
     }
 

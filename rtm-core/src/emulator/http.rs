@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{Instrument, Span, debug};
 
 use super::state::Shared;
-use super::{api, ws};
+use super::{api, socket_mode, ws};
 
 /// Largest accepted request head (request line and headers); hyper answers `431` above it.
 /// hyper's smallest allowed read buffer is 8 KiB, so this is also its buffer size.
@@ -151,11 +151,17 @@ async fn handle(shared: Arc<Shared>, mut request: hyper::Request<Incoming>) -> h
     // Websocket paths carry the ticket: log the route, not the secret.
     let shown = if path.starts_with(WS_PATH) { WS_PATH } else { &path };
     debug!(method = %request.method(), path = %shown, "HTTP request");
-    if let Some(ticket) = path.strip_prefix(WS_PATH) {
+    let socket = if let Some(ticket) = path.strip_prefix(WS_PATH) {
+        Some((false, ticket.to_owned()))
+    } else if path == socket_mode::LINK_PATH || path == "/link" {
+        Some((true, socket_mode::ticket_of(request.uri().query().unwrap_or(""))))
+    } else {
+        None
+    };
+    if let Some((is_socket_mode, ticket)) = socket {
         return match upgrade_response(&request) {
             Ok(response) => {
                 let on_upgrade = hyper::upgrade::on(&mut request);
-                let ticket = ticket.to_owned();
                 let session = async move {
                     match on_upgrade.await {
                         Ok(upgraded) => match upgraded.downcast::<TokioIo<Lingering>>() {
@@ -163,7 +169,12 @@ async fn handle(shared: Arc<Shared>, mut request: hyper::Request<Incoming>) -> h
                                 let Some(tcp) = parts.io.into_inner().0.take() else {
                                     return;
                                 };
-                                ws::run_session(shared, tcp, parts.read_buf.to_vec(), &ticket).await;
+                                let leftover = parts.read_buf.to_vec();
+                                if is_socket_mode {
+                                    socket_mode::run_session(shared, tcp, leftover, ticket).await;
+                                } else {
+                                    ws::run_session(shared, tcp, leftover, &ticket).await;
+                                }
                             }
                             Err(_) => debug!("upgraded connection is not a TCP stream"),
                         },
@@ -199,6 +210,7 @@ async fn handle(shared: Arc<Shared>, mut request: hyper::Request<Incoming>) -> h
         }
     };
     let request = Request {
+        is_post: parts.method == Method::POST,
         path,
         query: parts.uri.query().unwrap_or("").to_owned(),
         headers: parts.headers,
@@ -277,6 +289,8 @@ impl Encoding {
 /// One Web API request, with its body read.
 #[derive(Debug)]
 pub(super) struct Request {
+    /// Whether the request is a `POST` (`apps.connections.open` requires it).
+    pub(super) is_post: bool,
     pub(super) path: String,
     pub(super) query: String,
     pub(super) headers: HeaderMap,
@@ -398,6 +412,7 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         Request {
+            is_post: false,
             path: "/api/rtm.connect".to_owned(),
             query: query.to_owned(),
             headers: map,

@@ -131,6 +131,7 @@ fn post_message(shared: &Shared, args: &Args<'_>) -> Response {
     };
     shared.record_post(post, message.clone());
     shared.push(&Message::Text(event.to_string().into()));
+    super::socket_mode::on_message_event(shared, &event);
     ok(json!({"channel": channel, "ts": ts, "message": message}))
 }
 

@@ -42,6 +42,7 @@ mod inbound;
 mod methods;
 mod ratelimit;
 mod server;
+mod socket_mode;
 mod state;
 mod workspace;
 mod ws;
@@ -67,6 +68,11 @@ pub use builder::{
     EmulatorBuilder,
 };
 
+pub use socket_mode::{
+    DEFAULT_ACK_TIMEOUT, DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_DISCONNECT_CLOSE_DELAY,
+    DEFAULT_RETRY_SCHEDULE, DEFAULT_SOCKET_MODE_MAX_SOCKETS, DEFAULT_SOCKET_MODE_PING_INTERVAL,
+    MAX_SOCKET_MODE_CLIENT_FRAME,
+};
 pub use workspace::{DEFAULT_BOT_ID, DEFAULT_CHANNELS, DEFAULT_USERS, Post, PostVia, WebCall, WebFault};
 
 use builder::Config;
@@ -127,7 +133,8 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config, addr));
         let span = debug_span!("emulator", %addr);
-        tokio::spawn(server::accept_loop(Arc::clone(&shared), listener).instrument(span));
+        tokio::spawn(server::accept_loop(Arc::clone(&shared), listener).instrument(span.clone()));
+        tokio::spawn(socket_mode::redeliver_loop(Arc::clone(&shared)).instrument(span));
         debug!(%addr, "emulator started");
         Ok(Emulator {
             inner: Arc::new(Handle { shared }),
@@ -136,6 +143,78 @@ impl Emulator {
 
     fn shared(&self) -> &Shared {
         &self.inner.shared
+    }
+
+    /// Socket Mode: the app-level token `apps.connections.open` accepts.
+    pub fn app_token(&self) -> &str {
+        &self.shared().config.socket_mode.app_token
+    }
+
+    /// Socket Mode: pushes an `events_api` envelope whose `payload.event` is `event` to one
+    /// open socket, and redelivers it (as a new envelope with `retry_attempt` 1, 2, … and
+    /// `retry_reason: "timeout"`) until one of its envelopes is acked or the schedule runs
+    /// out. With no socket open, the retries are its only deliveries, as with Slack. Returns
+    /// the `payload.event_id`.
+    pub fn push_event_envelope(&self, event: impl Serialize) -> String {
+        let event = serde_json::to_value(event).unwrap_or(Value::Null);
+        socket_mode::push_event(self.shared(), event)
+    }
+
+    /// Socket Mode: pushes an envelope of `kind` (`slash_commands`, `interactive`, …) with
+    /// `payload` to one open socket, once (never redelivered). Returns its `envelope_id`.
+    pub fn push_envelope(&self, kind: &str, payload: impl Serialize) -> String {
+        let payload = serde_json::to_value(payload).unwrap_or(Value::Null);
+        socket_mode::push_envelope(self.shared(), kind, payload)
+    }
+
+    /// Socket Mode: sends `raw` as a text frame to one open socket, as is (e.g. an envelope
+    /// whose payload does not parse).
+    pub fn push_socket_mode_text(&self, raw: impl Into<String>) {
+        socket_mode::push_raw(self.shared(), raw.into());
+    }
+
+    /// Socket Mode: sends `disconnect` with `reason` (`warning`, `refresh_requested`,
+    /// `too_many_websockets`, `link_disabled`) on every open socket, which then gets no more
+    /// envelopes while another socket is open. `link_disabled` and `too_many_websockets`
+    /// close the socket at once; the others after the configured delay.
+    pub fn socket_mode_disconnect(&self, reason: &str) {
+        socket_mode::disconnect(self.shared(), reason);
+    }
+
+    /// Socket Mode: every ack received so far (`{"envelope_id": …}`, with `payload` when the
+    /// client sent one), in arrival order.
+    pub fn acks(&self) -> Vec<Value> {
+        socket_mode::acks(self.shared())
+    }
+
+    /// Socket Mode: waits until at least `n` acks arrived, up to `timeout`. Returns them, or
+    /// `None` on timeout.
+    pub async fn wait_for_acks(&self, n: usize, timeout: Duration) -> Option<Vec<Value>> {
+        let mut count = self.shared().acks_count.subscribe();
+        tokio::time::timeout(timeout, count.wait_for(|c| *c >= n))
+            .await
+            .ok()?
+            .ok()?;
+        Some(self.acks())
+    }
+
+    /// Socket Mode: waits until `n` sockets are open (and under the cap), up to `timeout`.
+    pub async fn wait_for_socket_mode_connections(&self, n: usize, timeout: Duration) -> bool {
+        let mut ready = self.shared().socket_mode_ready.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, ready.wait_for(|c| *c >= n)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Socket Mode: sockets open now (and under the cap).
+    pub fn socket_mode_connections(&self) -> usize {
+        *self.shared().socket_mode_ready.borrow()
+    }
+
+    /// Socket Mode: sockets opened so far (each needs a fresh `apps.connections.open`).
+    pub fn socket_mode_sockets_opened(&self) -> usize {
+        socket_mode::sockets_opened(self.shared())
     }
 
     /// The Web API base URL, `http://127.0.0.1:PORT/api/` (with the trailing slash): what a

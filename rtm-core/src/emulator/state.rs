@@ -54,6 +54,13 @@ pub(super) struct Shared {
     pub(super) workspace: Mutex<Workspace>,
     /// How many posts the ledger holds; waiters watch it.
     pub(super) posts_count: watch::Sender<usize>,
+    /// Socket Mode: tickets, sockets, acks, redeliveries.
+    pub(super) socket_mode: Mutex<super::socket_mode::SocketModeState>,
+    /// Socket Mode sockets open and under the cap; waiters watch it.
+    pub(super) socket_mode_ready: watch::Sender<usize>,
+    /// Acks received; waiters watch it.
+    pub(super) acks_count: watch::Sender<usize>,
+    pub(super) redelivery: super::socket_mode::Redelivery,
     clock: TsClock,
 }
 
@@ -83,6 +90,10 @@ impl Shared {
             message_limit: Mutex::new(message_limit),
             workspace: Mutex::new(workspace),
             posts_count: watch::Sender::new(0),
+            socket_mode: Mutex::default(),
+            socket_mode_ready: watch::Sender::new(0),
+            acks_count: watch::Sender::new(0),
+            redelivery: super::socket_mode::Redelivery::default(),
             clock: TsClock::new(),
         }
     }

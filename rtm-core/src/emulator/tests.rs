@@ -879,3 +879,140 @@ async fn web_faults_apply_to_their_method_in_order() {
     let fine = post(&emu, "auth.test", form, "").await;
     assert_eq!(body(fine).await["bot_id"], DEFAULT_BOT_ID);
 }
+
+// ---------------------------------------------------------------------------- Socket Mode
+
+async fn apps_connections_open(emu: &Emulator, token: &str) -> Value {
+    let url = format!("{}apps.connections.open", emu.api_url());
+    body(
+        within(http().post(url).bearer_auth(token).send())
+            .await
+            .expect("request"),
+    )
+    .await
+}
+
+async fn open_socket_mode(emu: &Emulator) -> (Client, Value) {
+    let answer = apps_connections_open(emu, emu.app_token()).await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let url = answer["url"].as_str().expect("url");
+    assert!(url.contains("/link/?ticket="), "{url}");
+    let mut ws = open_url(url).await;
+    let hello = next_json(&mut ws).await;
+    (ws, hello)
+}
+
+#[tokio::test]
+async fn apps_connections_open_takes_only_the_app_token_as_a_bearer_header_on_post() {
+    let emu = Emulator::start().await.unwrap();
+    assert_eq!(
+        apps_connections_open(&emu, emu.token()).await["error"],
+        "invalid_auth"
+    );
+    let url = format!("{}apps.connections.open", emu.api_url());
+    let no_header = http()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", emu.app_token()))
+        .send();
+    assert_eq!(
+        body(within(no_header).await.unwrap()).await["error"],
+        "not_authed"
+    );
+    let as_get = http().get(&url).bearer_auth(emu.app_token()).send();
+    assert_eq!(
+        body(within(as_get).await.unwrap()).await["error"],
+        "insecure_request"
+    );
+
+    // A ticket works once.
+    let answer = apps_connections_open(&emu, emu.app_token()).await;
+    let url = answer["url"].as_str().unwrap();
+    let mut first = open_url(url).await;
+    let hello = next_json(&mut first).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["num_connections"], 1);
+    assert_eq!(hello["debug_info"]["approximate_connection_time"], 18060);
+    let mut second = open_url(url).await;
+    let (frames, end) = read_to_end(&mut second).await;
+    assert!(
+        frames.is_empty() && end == End::Closed(CloseCode::Policy),
+        "{frames:?} {end:?}"
+    );
+}
+
+#[tokio::test]
+async fn acks_are_recorded_and_unacked_events_come_back_with_retry_fields() {
+    let emu = Emulator::builder()
+        .socket_mode_retries(
+            Duration::from_millis(50),
+            [Duration::ZERO, Duration::from_millis(20)],
+        )
+        .socket_mode_ping_interval(Duration::from_millis(30))
+        .start()
+        .await
+        .unwrap();
+    let (mut ws, _) = open_socket_mode(&emu).await;
+    let event_id = emu.push_event_envelope(json!({"type": "message", "text": "hi", "channel": "C0GENERAL"}));
+    let first = next_json(&mut ws).await;
+    assert_eq!(first["type"], "events_api");
+    assert_eq!(first["retry_attempt"], 0);
+    assert_eq!(first["retry_reason"], "");
+    assert_eq!(first["payload"]["event_id"], event_id.as_str());
+    assert_eq!(first["payload"]["event"]["text"], "hi");
+    // Not acked: two retries (new envelopes), then no more.
+    let retry1 = next_json(&mut ws).await;
+    let retry2 = next_json(&mut ws).await;
+    assert_eq!(
+        (retry1["retry_attempt"].clone(), retry2["retry_attempt"].clone()),
+        (json!(1), json!(2))
+    );
+    assert_eq!(retry1["retry_reason"], "timeout");
+    assert_ne!(retry1["envelope_id"], first["envelope_id"]);
+    assert_eq!(retry2["payload"]["event_id"], event_id.as_str());
+
+    // An acked event is not redelivered; acks are recorded with their payloads.
+    emu.push_event_envelope(json!({"type": "message", "text": "again", "channel": "C0GENERAL"}));
+    let envelope = next_json(&mut ws).await;
+    send(
+        &mut ws,
+        json!({"envelope_id": envelope["envelope_id"], "payload": {}}),
+    )
+    .await;
+    let acks = emu
+        .wait_for_acks(1, Duration::from_secs(5))
+        .await
+        .expect("ack recorded");
+    assert_eq!(
+        acks[0],
+        json!({"envelope_id": envelope["envelope_id"], "payload": {}})
+    );
+    assert_quiet(&mut ws).await; // pings only
+
+    // The emulator pings; a frame at the 20,480-byte cap closes the socket with 1009.
+    let big = format!(r#"{{"envelope_id":"{}"}}"#, "x".repeat(20_480));
+    let _ = within(ws.send(Message::Text(big.into()))).await;
+    let (_, end) = read_to_end(&mut ws).await;
+    assert!(matches!(end, End::Closed(CloseCode::Size) | End::Cut), "{end:?}");
+    eventually(|| emu.socket_mode_connections() == 0).await;
+}
+
+#[tokio::test]
+async fn the_socket_cap_and_disconnect_reasons() {
+    let emu = Emulator::builder()
+        .socket_mode_max_sockets(1)
+        .start()
+        .await
+        .unwrap();
+    let (mut ws, hello) = open_socket_mode(&emu).await;
+    assert_eq!(hello["num_connections"], 1);
+    let (mut over, hello) = open_socket_mode(&emu).await;
+    assert_eq!(hello["num_connections"], 2);
+    let (frames, _) = read_to_end(&mut over).await;
+    assert_eq!(frames[0]["reason"], "too_many_websockets", "{frames:?}");
+    emu.socket_mode_disconnect("link_disabled");
+    let (frames, end) = read_to_end(&mut ws).await;
+    assert_eq!(frames[0]["type"], "disconnect");
+    assert_eq!(frames[0]["reason"], "link_disabled");
+    assert!(matches!(end, End::Closed(_) | End::Cut));
+}

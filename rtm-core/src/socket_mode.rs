@@ -1,0 +1,255 @@
+//! [`SocketModeClient`]: Slack's Socket Mode over the same connection core as RTM.
+
+use std::{fmt, sync::Arc};
+
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    time::Instant,
+};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::{
+    API_URL_ENV, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, ReplyFuture, SendError, Stats,
+    Token, WebClient,
+    connection::{self, Command, Shared},
+    inbox::Take,
+    reply::ReplySlot,
+    web::{AuthTest, PostMessage},
+};
+
+/// Environment variable holding the app-level token (`xapp-…`, scope `connections:write`),
+/// read by [`SocketModeClient::from_env`].
+pub const APP_TOKEN_ENV: &str = "SLACK_APP_TOKEN";
+
+/// Environment variable holding the bot token (`xoxb-…`) Socket Mode apps use for the Web
+/// API, read by [`SocketModeClient::from_env`].
+pub const BOT_TOKEN_ENV: &str = "SLACK_BOT_TOKEN";
+
+/// A connection to Slack's Socket Mode: the transport of every Slack app created since
+/// 2024, where RTM is no longer available.
+///
+/// Socket Mode only *receives*: events, slash commands and interactions arrive as envelopes
+/// on a websocket opened with an app-level token (`xapp-…`), and everything the bot says goes
+/// through the Web API with its bot token ([`web`](Self::web)). Like
+/// [`RtmClient`](crate::RtmClient), it is a cheap handle to one background task that owns
+/// the socket, keeps it alive with websocket pings and replaces it when it drops.
+///
+/// What the client does for you:
+/// - **Acknowledges every envelope** once, as soon as it arrives, in the connection task:
+///   a slow, failing or panicking reader or handler never delays an ack, and an envelope
+///   whose payload cannot be read is still acknowledged (and skipped).
+/// - **Delivers each event once**: Slack redelivers `events_api` envelopes it considers
+///   unacknowledged; the client remembers `payload.event_id`s for 10 minutes (longer than
+///   Slack's last retry at 5 minutes, with a bounded number of ids) and drops repeats. A
+///   retry of an event never delivered before (it came while no socket was open) is
+///   delivered.
+/// - **Handles `disconnect`**: on `warning` or `refresh_requested` it opens the next socket
+///   before letting the old one go (make before break); on `too_many_websockets` it backs
+///   off before reconnecting; `link_disabled` (Socket Mode switched off for the app) stops it
+///   with [`Error::LinkDisabled`].
+///
+/// What [`read`](Self::read) returns: for an `events_api` envelope, its inner event
+/// (`payload.event`, e.g. a `message`), so RTM handlers work unchanged; for `slash_commands`
+/// and `interactive` envelopes, the whole envelope as an event whose
+/// [`kind`](crate::Event::kind) is `"slash_commands"` or `"interactive"`; plus `hello` and
+/// `disconnect` frames. Answering an envelope with a response payload is not supported yet:
+/// acks go out empty; answer slash commands and interactions through their `response_url`.
+/// This version keeps one socket per client.
+///
+/// # Examples
+/// ```no_run
+/// # async fn demo() -> Result<(), rtm_core::Error> {
+/// use rtm_core::SocketModeClient;
+///
+/// // SLACK_APP_TOKEN, SLACK_BOT_TOKEN and optionally SLACK_API_URL.
+/// let client = SocketModeClient::from_env().await?;
+/// while let Some(batch) = client.read().await? {
+///     for event in batch {
+///         println!("{}: {}", event.kind(), event.json());
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SocketModeClient {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+    web: WebClient,
+    auth: Arc<AuthTest>,
+}
+
+impl SocketModeClient {
+    /// Checks the bot token with `auth.test`, then calls `apps.connections.open` with
+    /// `app_token`, opens the websocket and returns once Slack's `hello` arrived. `config`
+    /// carries the **bot** token (for the Web API) and every other option (base URL,
+    /// timeouts, buffer size).
+    ///
+    /// # Errors
+    /// [`Error::SocketModeRefused`] with Slack's code (`invalid_auth`, …) when Slack refuses
+    /// the app token; [`Error::Config`] when `auth.test` refuses the bot token; otherwise the
+    /// last transport error after the bounded retries.
+    pub async fn connect(
+        app_token: impl Into<Token>,
+        config: ClientConfig,
+    ) -> Result<SocketModeClient, Error> {
+        let app_token = app_token.into();
+        if app_token.expose().trim().is_empty() {
+            return Err(Error::Config("the app token is empty".into()));
+        }
+        let web = WebClient::from_config(&config).map_err(|e| Error::Config(e.to_string()))?;
+        let auth = web.auth_test().await.map_err(|e| match e.slack_code() {
+            Some(code) if !e.is_retryable() => Error::Config(format!(
+                "auth.test refused the bot token: {code} (check {BOT_TOKEN_ENV})"
+            )),
+            _ => Error::Http {
+                reason: "auth.test failed".into(),
+                source: Some(Arc::new(e)),
+            },
+        })?;
+        let info: ConnectionInfo = serde_json::from_value(serde_json::json!({
+            "self": {"id": auth.user_id, "name": auth.user},
+            "team": {"id": auth.team_id, "name": auth.team},
+        }))
+        .map_err(|e| Error::Protocol(format!("auth.test: {e}")))?;
+        let (shared, commands) = connection::start_socket_mode(config, app_token, info).await?;
+        Ok(SocketModeClient {
+            shared,
+            commands,
+            web,
+            auth: Arc::new(auth),
+        })
+    }
+
+    /// Connects with [`APP_TOKEN_ENV`] (`SLACK_APP_TOKEN`), [`BOT_TOKEN_ENV`]
+    /// (`SLACK_BOT_TOKEN`) and, when set, [`API_URL_ENV`] (`SLACK_API_URL`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a token is unset; otherwise as [`connect`](Self::connect).
+    pub async fn from_env() -> Result<SocketModeClient, Error> {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .ok_or_else(|| Error::Config(format!("{name} is not set")))
+        };
+        let app_token = var(APP_TOKEN_ENV)?;
+        let mut builder = ClientConfig::builder(var(BOT_TOKEN_ENV)?);
+        if let Ok(url) = var(API_URL_ENV) {
+            builder = builder.api_url(url);
+        }
+        Self::connect(app_token, builder.build()?).await
+    }
+
+    /// The Web API client for the bot token: how a Socket Mode bot posts, reacts, looks
+    /// users up. Cheap: clones a handle.
+    pub fn web(&self) -> WebClient {
+        self.web.clone()
+    }
+
+    /// Who the bot token belongs to (`auth.test`: user id, bot id, team).
+    pub fn auth(&self) -> &AuthTest {
+        &self.auth
+    }
+
+    /// Who the bot is and which team it belongs to.
+    pub fn info(&self) -> Arc<ConnectionInfo> {
+        self.shared.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Waits until at least one event is buffered, then returns every buffered event as one
+    /// [`Batch`], oldest first. Envelopes were acknowledged when they arrived, whether or
+    /// not anyone reads them.
+    ///
+    /// Returns `Ok(None)` once the client was closed with [`disconnect`](Self::disconnect)
+    /// and everything buffered has been read.
+    ///
+    /// # Errors
+    /// The fatal error that stopped the client (e.g. [`Error::LinkDisabled`]), after every
+    /// event received before it has been returned.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: if the future is dropped before it completes, no event is taken.
+    pub async fn read(&self) -> Result<Option<Batch>, Error> {
+        Ok(self.shared.inbox.take().await?.map(Batch::new))
+    }
+
+    /// Returns every buffered event at once, without waiting: an empty batch when nothing is
+    /// buffered; `Ok(None)` once closed and drained.
+    ///
+    /// # Errors
+    /// As for [`read`](Self::read).
+    pub fn try_read(&self) -> Result<Option<Batch>, Error> {
+        match self.shared.inbox.try_take() {
+            Take::Events(events) => Ok(Some(Batch::new(events))),
+            Take::Empty => Ok(Some(Batch::default())),
+            Take::Ended(Ok(())) => Ok(None),
+            Take::Ended(Err(e)) => Err(e),
+        }
+    }
+
+    pub(crate) fn reader_blocked(&self) -> impl Drop + '_ {
+        self.shared.inbox.reader_blocked()
+    }
+
+    /// Posts `text` to `channel` (in the thread `thread_ts` when given) with
+    /// `chat.postMessage` on a task of its own, so many posts can be in flight at once. The
+    /// future resolves with the new message's `ts`.
+    ///
+    /// # Errors
+    /// [`SendError::Web`] with the Web API error.
+    pub fn post_message(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture {
+        let mut message = PostMessage::new(channel, text);
+        if let Some(ts) = thread_ts {
+            message = message.thread_ts(ts);
+        }
+        // The Web API client bounds the call; this deadline only satisfies the slot's type.
+        let (slot, reply) = ReplySlot::new(Instant::now() + std::time::Duration::from_secs(3600));
+        let web = self.web.clone();
+        tokio::spawn(async move {
+            let result = match web.post_message(&message).await {
+                Ok(posted) => Ok(Utf8Bytes::from(
+                    serde_json::json!({"ok": true, "reply_to": 0, "ts": posted.ts, "text": message_text(&message)})
+                        .to_string(),
+                )),
+                Err(error) => Err(SendError::Web(error)),
+            };
+            slot.send(result);
+        });
+        reply
+    }
+
+    /// The connection's lifecycle, observable without polling.
+    pub fn state(&self) -> watch::Receiver<ConnectionState> {
+        self.shared.state.subscribe()
+    }
+
+    /// A snapshot of the client's counters (events, malformed frames, reconnects, …).
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Closes the websocket cleanly (acknowledgements still queued are written first) and
+    /// stops reconnecting. Readers drain what is buffered and then see the end (`Ok(None)`).
+    pub async fn disconnect(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.commands.send(Command::Close { done }).is_ok() {
+            let _ = closed.await;
+        }
+    }
+}
+
+fn message_text(message: &PostMessage) -> serde_json::Value {
+    serde_json::to_value(message)
+        .ok()
+        .and_then(|v| v.get("text").cloned())
+        .unwrap_or_default()
+}
+
+impl fmt::Debug for SocketModeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketModeClient")
+            .field("info", &self.info())
+            .field("state", &*self.shared.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
