@@ -69,108 +69,41 @@ pub(crate) fn http_client() -> Result<reqwest::Client, Error> {
     Ok(CLIENT.get_or_init(|| client).clone())
 }
 
+/// The answer to a call for a socket URL: Slack's envelope, the URL, and (for `rtm.connect`)
+/// who we are.
 #[derive(Deserialize)]
-struct ConnectResponse {
+struct UrlResponse<T> {
     ok: bool,
     #[serde(default)]
     error: Option<String>,
     #[serde(default)]
     url: Option<String>,
     #[serde(flatten)]
-    info: Option<ConnectionInfo>,
+    rest: T,
 }
 
-/// Calls `rtm.connect` once. Retrying is the caller's business.
-pub(crate) async fn rtm_connect(http: &reqwest::Client, config: &ClientConfig) -> Result<Granted, Error> {
-    let endpoint = config
-        .api_url
-        .join("rtm.connect")
-        .map_err(|e| Error::Config(format!("invalid API URL: {e}")))?;
-    let response = http
-        .get(endpoint)
-        .timeout(config.connect_timeout)
-        .bearer_auth(config.token.expose())
-        .send()
-        .await
-        .map_err(|e| {
-            let host = config.api_url.host_str().unwrap_or_default();
-            Error::http(format!("{} ({host})", describe(&e)), e.without_url())
-        })?;
-
-    let status = response.status();
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return Err(Error::RateLimited {
-            retry_after: retry_after(response.headers()),
-        });
-    }
-    if !status.is_success() {
-        return Err(Error::Http {
-            reason: format!("rtm.connect answered HTTP {status}"),
-            source: None,
-        });
-    }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| Error::http("reading rtm.connect response", e.without_url()))?;
-    let parsed: ConnectResponse = serde_json::from_slice(&body)
-        .map_err(|e| Error::Protocol(format!("rtm.connect returned invalid JSON: {e}")))?;
-    if !parsed.ok {
-        let code = parsed.error.unwrap_or_else(|| "unknown_error".to_owned());
-        if code == "ratelimited" {
-            return Err(Error::RateLimited {
-                retry_after: Duration::ZERO,
-            });
-        }
-        return Err(Error::Slack { code });
-    }
-    let url = parsed
-        .url
-        .ok_or_else(|| Error::Protocol("rtm.connect returned no url".into()))?;
-    let url = Url::parse(&url).map_err(|_| Error::Protocol("rtm.connect returned an invalid url".into()))?;
-    config.check_url(&url)?;
-    let info = parsed
-        .info
-        .ok_or_else(|| Error::Protocol("rtm.connect returned no `self`/`team`".into()))?;
-    Ok(Granted { url, info })
-}
-
-#[derive(Deserialize)]
-struct OpenResponse {
-    ok: bool,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    url: Option<String>,
-}
-
-/// Calls `apps.connections.open` once (Socket Mode): a `POST` with the app-level token in the
-/// `Authorization` header and an empty body. Returns the single-use socket URL.
-pub(crate) async fn apps_connections_open(
-    http: &reqwest::Client,
+/// Sends one call for a socket URL (`rtm.connect`, `apps.connections.open`) and reads Slack's
+/// answer: HTTP 429 and `ratelimited` become [`Error::RateLimited`] (with the exact
+/// `Retry-After`), other refusals go through `refused`, and the URL is checked against the
+/// configuration. Retrying is the caller's business.
+async fn socket_url_call<T: serde::de::DeserializeOwned>(
+    method: &str,
+    request: reqwest::RequestBuilder,
     config: &ClientConfig,
-    app_token: &crate::Token,
-) -> Result<Url, Error> {
-    let endpoint = config
-        .api_url
-        .join("apps.connections.open")
-        .map_err(|e| Error::Config(format!("invalid API URL: {e}")))?;
-    let response = http
-        .post(endpoint)
+    refused: fn(String) -> Error,
+) -> Result<(Url, T), Error> {
+    let response = request
         .timeout(config.connect_timeout)
-        .bearer_auth(app_token.expose())
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body("")
         .send()
         .await
         .map_err(|e| {
             let host = config.api_url.host_str().unwrap_or_default();
             let what = if e.is_timeout() {
-                "apps.connections.open timed out"
+                format!("{method} timed out")
             } else if e.is_connect() {
-                "cannot reach the Web API"
+                "cannot reach the Web API".to_owned()
             } else {
-                "apps.connections.open request failed"
+                format!("{method} request failed")
             };
             Error::http(format!("{what} ({host})"), e.without_url())
         })?;
@@ -182,16 +115,16 @@ pub(crate) async fn apps_connections_open(
     }
     if !status.is_success() {
         return Err(Error::Http {
-            reason: format!("apps.connections.open answered HTTP {status}"),
+            reason: format!("{method} answered HTTP {status}"),
             source: None,
         });
     }
     let body = response
         .bytes()
         .await
-        .map_err(|e| Error::http("reading apps.connections.open response", e.without_url()))?;
-    let parsed: OpenResponse = serde_json::from_slice(&body)
-        .map_err(|e| Error::Protocol(format!("apps.connections.open returned invalid JSON: {e}")))?;
+        .map_err(|e| Error::http(format!("reading {method} response"), e.without_url()))?;
+    let parsed: UrlResponse<T> = serde_json::from_slice(&body)
+        .map_err(|e| Error::Protocol(format!("{method} returned invalid JSON: {e}")))?;
     if !parsed.ok {
         let code = parsed.error.unwrap_or_else(|| "unknown_error".to_owned());
         if code == "ratelimited" {
@@ -199,14 +132,59 @@ pub(crate) async fn apps_connections_open(
                 retry_after: Duration::ZERO,
             });
         }
-        return Err(Error::SocketModeRefused { code });
+        return Err(refused(code));
     }
     let url = parsed
         .url
-        .ok_or_else(|| Error::Protocol("apps.connections.open returned no url".into()))?;
-    let url = Url::parse(&url)
-        .map_err(|_| Error::Protocol("apps.connections.open returned an invalid url".into()))?;
+        .ok_or_else(|| Error::Protocol(format!("{method} returned no url")))?;
+    let url = Url::parse(&url).map_err(|_| Error::Protocol(format!("{method} returned an invalid url")))?;
     config.check_url(&url)?;
+    Ok((url, parsed.rest))
+}
+
+fn endpoint(config: &ClientConfig, method: &str) -> Result<Url, Error> {
+    config
+        .api_url
+        .join(method)
+        .map_err(|e| Error::Config(format!("invalid API URL: {e}")))
+}
+
+/// Who we are, in `rtm.connect`'s answer.
+#[derive(Deserialize)]
+struct Identity {
+    #[serde(flatten)]
+    info: Option<ConnectionInfo>,
+}
+
+/// Calls `rtm.connect` once, token in the `Authorization` header.
+pub(crate) async fn rtm_connect(http: &reqwest::Client, config: &ClientConfig) -> Result<Granted, Error> {
+    let request = http
+        .get(endpoint(config, "rtm.connect")?)
+        .bearer_auth(config.token.expose());
+    let (url, identity) =
+        socket_url_call::<Identity>("rtm.connect", request, config, |code| Error::Slack { code }).await?;
+    let info = identity
+        .info
+        .ok_or_else(|| Error::Protocol("rtm.connect returned no `self`/`team`".into()))?;
+    Ok(Granted { url, info })
+}
+
+/// Calls `apps.connections.open` once (Socket Mode): a `POST` with the app-level token in the
+/// `Authorization` header and an empty body. Returns the single-use socket URL.
+pub(crate) async fn apps_connections_open(
+    http: &reqwest::Client,
+    config: &ClientConfig,
+    app_token: &crate::Token,
+) -> Result<Url, Error> {
+    let request = http
+        .post(endpoint(config, "apps.connections.open")?)
+        .bearer_auth(app_token.expose())
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("");
+    let (url, serde::de::IgnoredAny) = socket_url_call("apps.connections.open", request, config, |code| {
+        Error::SocketModeRefused { code }
+    })
+    .await?;
     Ok(url)
 }
 
@@ -218,16 +196,6 @@ fn retry_after(headers: &header::HeaderMap) -> Duration {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(Duration::from_secs(1), Duration::from_secs)
-}
-
-fn describe(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "rtm.connect timed out"
-    } else if e.is_connect() {
-        "cannot reach the Web API"
-    } else {
-        "rtm.connect request failed"
-    }
 }
 
 #[cfg(test)]
@@ -248,11 +216,12 @@ mod tests {
  "team": {"id": "T2U81E2FP", "name": "SlackDemo", "domain": "slackdemo",
           "enterprise_id": "E234567", "enterprise_name": "Big Org"},
  "self": {"id": "U4X318ZMZ", "name": "robotoverlord"}}"#;
-        let r: ConnectResponse = serde_json::from_str(body).unwrap();
-        let info = r.info.unwrap();
+        let r: UrlResponse<Identity> = serde_json::from_str(body).unwrap();
+        let info = r.rest.info.unwrap();
         assert_eq!(info.self_user.id, "U4X318ZMZ");
         assert_eq!(info.team.enterprise_id.as_deref(), Some("E234567"));
-        let r: ConnectResponse = serde_json::from_str(r#"{"ok":false,"error":"invalid_auth"}"#).unwrap();
-        assert!(!r.ok && r.info.is_none());
+        let r: UrlResponse<Identity> =
+            serde_json::from_str(r#"{"ok":false,"error":"invalid_auth"}"#).unwrap();
+        assert!(!r.ok && r.rest.info.is_none());
     }
 }
