@@ -73,21 +73,8 @@ pub(crate) enum Command {
 pub(crate) async fn start(
     config: ClientConfig,
 ) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
-    let http = web_api::http_client()?;
-    let counters = Arc::new(Counters::default());
-    let dialer = dial::Dialer::new(
-        config.clone(),
-        rtm::Rtm::new(config.clone()),
-        http,
-        counters.clone(),
-    );
-    driver::start(
-        Arc::new(dialer),
-        &config,
-        counters,
-        backoff::RECONNECT_PACER.clone(),
-    )
-    .await
+    let protocol = rtm::Rtm::new(config.clone());
+    start_with(config, protocol).await
 }
 
 /// Connects over Socket Mode with `app_token` (retrying transient failures a bounded number
@@ -97,14 +84,18 @@ pub(crate) async fn start_socket_mode(
     app_token: crate::Token,
     info: ConnectionInfo,
 ) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
+    let protocol = socket_mode::SocketMode::new(config.clone(), app_token, info);
+    start_with(config, protocol).await
+}
+
+/// The connection core over `protocol`, with the process's HTTP client and reconnect pace.
+async fn start_with<P: protocol::Protocol>(
+    config: ClientConfig,
+    protocol: P,
+) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
     let http = web_api::http_client()?;
     let counters = Arc::new(Counters::default());
-    let dialer = dial::Dialer::new(
-        config.clone(),
-        socket_mode::SocketMode::new(config.clone(), app_token, info),
-        http,
-        counters.clone(),
-    );
+    let dialer = dial::Dialer::new(config.clone(), protocol, http, counters.clone());
     driver::start(
         Arc::new(dialer),
         &config,

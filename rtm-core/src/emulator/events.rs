@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Emulator, frames::MessageEvent, state::lock};
+use super::Emulator;
 use crate::{ClientConfig, DispatcherProbe, Error, RtmClient};
 
 impl Emulator {
@@ -35,21 +35,7 @@ impl Emulator {
     /// Pushes a reply by `user` in the thread under `thread_ts` in `channel`, stored in the
     /// channel's history, and returns it.
     pub fn thread_reply(&self, channel: &str, thread_ts: &str, user: &str, text: &str) -> Value {
-        let shared = self.shared();
-        let ts = shared.next_ts();
-        let event = MessageEvent {
-            channel,
-            user,
-            text,
-            ts: &ts,
-            team: &shared.config.team_id,
-            thread_ts: Some(thread_ts),
-            client_msg_id: None,
-        }
-        .to_value();
-        lock(&shared.workspace).store(channel, event.clone());
-        self.push_text(event.to_string());
-        event
+        self.person_message(channel, user, text, Some(thread_ts), None)
     }
 
     /// Pushes `reaction_added`: `user` reacted with `reaction` (no colons) to the message `ts`

@@ -267,17 +267,30 @@ impl Emulator {
     /// `client_msg_id`, `team`, ...) and returns it, so a test can compare what its bot saw.
     /// The message is also stored in the channel's history (`conversations.history`).
     pub fn message(&self, channel: &str, user: &str, text: &str) -> Value {
+        let client_msg_id = frames::client_msg_id();
+        self.person_message(channel, user, text, None, Some(&client_msg_id))
+    }
+
+    /// Builds a person's `message` event with a fresh `ts`, stores it in the channel's history
+    /// and pushes it.
+    pub(super) fn person_message(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+        client_msg_id: Option<&str>,
+    ) -> Value {
         let shared = self.shared();
         let ts = shared.next_ts();
-        let client_msg_id = frames::client_msg_id();
         let event = MessageEvent {
             channel,
             user,
             text,
             ts: &ts,
             team: &shared.config.team_id,
-            thread_ts: None,
-            client_msg_id: Some(&client_msg_id),
+            thread_ts,
+            client_msg_id,
         }
         .to_value();
         lock(&shared.workspace).store(channel, event.clone());
