@@ -12,7 +12,6 @@ use crate::{
     Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Events, ReplyFuture, SendError, Stats,
     WebClient,
     connection::{self, Command, Shared},
-    inbox::Take,
     outgoing::{MessageFrame, Outgoing},
     reply::ReplySlot,
 };
@@ -83,7 +82,7 @@ impl RtmClient {
 
     /// Who we are connected as and to which team (updated on every reconnect).
     pub fn info(&self) -> Arc<ConnectionInfo> {
-        self.shared.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared.info()
     }
 
     /// Waits until at least one event is buffered, then returns **every** buffered event as
@@ -101,7 +100,7 @@ impl RtmClient {
     /// # Cancel safety
     /// Cancel safe: if the future is dropped before it completes, no event is taken.
     pub async fn read(&self) -> Result<Option<Batch>, Error> {
-        Ok(self.shared.inbox.take().await?.map(Batch::new))
+        self.shared.read().await
     }
 
     /// Returns every buffered event at once, without waiting: an empty batch when nothing is
@@ -112,12 +111,7 @@ impl RtmClient {
     /// # Errors
     /// As for [`read`](Self::read).
     pub fn try_read(&self) -> Result<Option<Batch>, Error> {
-        match self.shared.inbox.try_take() {
-            Take::Events(events) => Ok(Some(Batch::new(events))),
-            Take::Empty => Ok(Some(Batch::default())),
-            Take::Ended(Ok(())) => Ok(None),
-            Take::Ended(Err(e)) => Err(e),
-        }
+        self.shared.try_read()
     }
 
     /// Tells the connection that this reader cannot read on until some reply arrives (the

@@ -12,7 +12,6 @@ use crate::{
     API_URL_ENV, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, ReplyFuture, SendError, Stats,
     Token, WebClient,
     connection::{self, Command, Shared},
-    inbox::Take,
     reply::ReplySlot,
     web::{AuthTest, PostMessage},
 };
@@ -153,7 +152,7 @@ impl SocketModeClient {
 
     /// Who the bot is and which team it belongs to.
     pub fn info(&self) -> Arc<ConnectionInfo> {
-        self.shared.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared.info()
     }
 
     /// Waits until at least one event is buffered, then returns every buffered event as one
@@ -170,7 +169,7 @@ impl SocketModeClient {
     /// # Cancel safety
     /// Cancel safe: if the future is dropped before it completes, no event is taken.
     pub async fn read(&self) -> Result<Option<Batch>, Error> {
-        Ok(self.shared.inbox.take().await?.map(Batch::new))
+        self.shared.read().await
     }
 
     /// Returns every buffered event at once, without waiting: an empty batch when nothing is
@@ -179,12 +178,7 @@ impl SocketModeClient {
     /// # Errors
     /// As for [`read`](Self::read).
     pub fn try_read(&self) -> Result<Option<Batch>, Error> {
-        match self.shared.inbox.try_take() {
-            Take::Events(events) => Ok(Some(Batch::new(events))),
-            Take::Empty => Ok(Some(Batch::default())),
-            Take::Ended(Ok(())) => Ok(None),
-            Take::Ended(Err(e)) => Err(e),
-        }
+        self.shared.try_read()
     }
 
     pub(crate) fn reader_blocked(&self) -> impl Drop + '_ {

@@ -55,6 +55,30 @@ pub(crate) struct Shared {
     pub(crate) reply_timeout: Duration,
 }
 
+impl Shared {
+    /// Who the connection is for (updated on every reconnect).
+    pub(crate) fn info(&self) -> Arc<ConnectionInfo> {
+        self.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Every buffered event, waiting until there is one; `None` once closed and drained.
+    pub(crate) async fn read(&self) -> Result<Option<crate::Batch>, Error> {
+        Ok(self.inbox.take().await?.map(crate::Batch::new))
+    }
+
+    /// Every buffered event without waiting (an empty batch when none); `None` once closed
+    /// and drained.
+    pub(crate) fn try_read(&self) -> Result<Option<crate::Batch>, Error> {
+        use crate::inbox::Take;
+        match self.inbox.try_take() {
+            Take::Events(events) => Ok(Some(crate::Batch::new(events))),
+            Take::Empty => Ok(Some(crate::Batch::default())),
+            Take::Ended(Ok(())) => Ok(None),
+            Take::Ended(Err(e)) => Err(e),
+        }
+    }
+}
+
 /// Requests from handles to the task.
 pub(crate) enum Command {
     /// Write a frame; `reply` receives Slack's answer (or is `None` for frames Slack does
