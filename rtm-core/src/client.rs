@@ -122,7 +122,7 @@ impl RtmClient {
 
     /// A continuous stream of events: `while let Some(event) = events.next().await`.
     pub fn events(&self) -> Events {
-        Events::new(self.clone())
+        Events::new(self.shared.clone(), self.commands.clone())
     }
 
     /// Sends a plain-text message to a channel (`C…`, `G…`) or DM (`D…`).

@@ -36,6 +36,14 @@ pub const DEFAULT_MIN_CONNECT_INTERVAL: Duration = Duration::from_secs(1);
 /// on retryable errors.
 pub const DEFAULT_INITIAL_CONNECT_ATTEMPTS: u32 = 5;
 
+/// Socket Mode: how long the client holds back the ack of an envelope that takes a response
+/// payload (slash commands, `view_submission`, `block_suggestion`) for the application's
+/// answer, before acknowledging it empty.
+pub const DEFAULT_RESPONSE_BUDGET: Duration = Duration::from_secs(2);
+/// The longest response budget accepted: Slack wants the ack within 3 s (protocol §7.3), and
+/// half a second is left for the ack to travel.
+pub const MAX_RESPONSE_BUDGET: Duration = Duration::from_millis(2500);
+
 /// Environment variable holding the token, read by [`ClientConfig::from_env`].
 pub const TOKEN_ENV: &str = "SLACK_TOKEN";
 /// Environment variable overriding the Web API base URL, read by [`ClientConfig::from_env`].
@@ -58,6 +66,7 @@ pub struct ClientConfig {
     pub(crate) min_connect_interval: Duration,
     pub(crate) initial_connect_attempts: u32,
     pub(crate) send_pace: Option<(Duration, u32)>,
+    pub(crate) response_budget: Duration,
 }
 
 impl ClientConfig {
@@ -77,6 +86,7 @@ impl ClientConfig {
             min_connect_interval: DEFAULT_MIN_CONNECT_INTERVAL,
             initial_connect_attempts: DEFAULT_INITIAL_CONNECT_ATTEMPTS,
             send_pace: None,
+            response_budget: DEFAULT_RESPONSE_BUDGET,
         }
     }
 
@@ -162,6 +172,7 @@ pub struct ClientConfigBuilder {
     min_connect_interval: Duration,
     initial_connect_attempts: u32,
     send_pace: Option<(Duration, u32)>,
+    response_budget: Duration,
 }
 
 impl ClientConfigBuilder {
@@ -275,6 +286,20 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Socket Mode: how long the ack of an envelope that takes a response payload (slash
+    /// commands, `view_submission`, `block_suggestion`) is held back for
+    /// [`SocketModeClient::respond`](crate::SocketModeClient::respond) to put the answer in
+    /// it (default [`DEFAULT_RESPONSE_BUDGET`]). When the budget runs out the connection
+    /// task acknowledges the envelope empty, whatever the reader and handlers are doing; a
+    /// later answer goes to the payload's `response_url`, if it has one.
+    ///
+    /// Clamped to [`MAX_RESPONSE_BUDGET`] (2.5 s), so the ack always reaches Slack inside its
+    /// 3-second window. Zero acknowledges every envelope on receipt.
+    pub fn response_budget(mut self, budget: Duration) -> Self {
+        self.response_budget = budget.min(MAX_RESPONSE_BUDGET);
+        self
+    }
+
     /// Validates and builds the configuration.
     ///
     /// # Errors
@@ -309,6 +334,7 @@ impl ClientConfigBuilder {
             min_connect_interval: self.min_connect_interval,
             initial_connect_attempts: self.initial_connect_attempts,
             send_pace: self.send_pace.map(|(interval, burst)| (interval, burst.max(1))),
+            response_budget: self.response_budget,
         })
     }
 }
@@ -359,6 +385,23 @@ mod tests {
         assert_eq!(cfg.api_url(), "http://127.0.0.1:1/api/");
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("super-secret"), "{dbg}");
+    }
+
+    #[test]
+    fn the_response_budget_is_clamped_inside_slacks_ack_window() {
+        let config = |budget| {
+            ClientConfig::builder("x")
+                .response_budget(budget)
+                .build()
+                .unwrap()
+                .response_budget
+        };
+        assert_eq!(
+            ClientConfig::builder("x").build().unwrap().response_budget,
+            DEFAULT_RESPONSE_BUDGET
+        );
+        assert_eq!(config(Duration::from_millis(300)), Duration::from_millis(300));
+        assert_eq!(config(Duration::from_secs(10)), MAX_RESPONSE_BUDGET);
     }
 
     #[test]

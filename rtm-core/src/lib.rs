@@ -6,12 +6,14 @@ mod client;
 mod config;
 mod connection;
 mod dispatcher;
+mod envelope;
 mod error;
 mod event;
 mod inbox;
 mod outgoing;
 mod read;
 mod reply;
+mod respond;
 mod secret;
 mod socket_mode;
 mod state;
@@ -36,13 +38,15 @@ pub use crate::{
         API_URL_ENV, ClientConfig, ClientConfigBuilder, DEFAULT_API_URL, DEFAULT_BACKOFF_BASE,
         DEFAULT_BACKOFF_MAX, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_BUFFER, DEFAULT_INITIAL_CONNECT_ATTEMPTS,
         DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MIN_CONNECT_INTERVAL,
-        DEFAULT_REPLY_TIMEOUT, TOKEN_ENV,
+        DEFAULT_REPLY_TIMEOUT, DEFAULT_RESPONSE_BUDGET, MAX_RESPONSE_BUDGET, TOKEN_ENV,
     },
+    envelope::{Envelope, EnvelopeKind},
     error::{Error, ParseError, SendError},
     event::Event,
     outgoing::MAX_FRAME_BYTES,
     read::{Batch, Events},
     reply::{Reply, ReplyFuture},
+    respond::{Answered, RespondError},
     secret::Token,
     socket_mode::{APP_TOKEN_ENV, BOT_TOKEN_ENV, SocketModeClient},
     state::{ConnectionState, DisconnectCause, Stats},

@@ -10,9 +10,16 @@ use std::{
 
 use futures::{Stream, stream::BoxStream};
 
-use crate::{Error, Event, RtmClient};
+use std::sync::Arc;
 
-/// Every event that was buffered when [`RtmClient::read`] or [`RtmClient::try_read`] was
+use tokio::sync::mpsc;
+
+use crate::{
+    Error, Event,
+    connection::{Command, Shared},
+};
+
+/// Every event that was buffered when [`RtmClient::read`](crate::RtmClient::read) or [`RtmClient::try_read`](crate::RtmClient::try_read) was
 /// called, oldest first.
 ///
 /// Use it as a `Stream` (`while let Some(ev) = batch.next().await`, always ready) or as an
@@ -33,7 +40,7 @@ impl Batch {
         self.events.len()
     }
 
-    /// Whether the batch is empty (only [`RtmClient::try_read`] returns empty batches).
+    /// Whether the batch is empty (only [`RtmClient::try_read`](crate::RtmClient::try_read) returns empty batches).
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
@@ -80,22 +87,35 @@ impl<'a> IntoIterator for &'a Batch {
     }
 }
 
-/// A continuous stream of events from [`RtmClient::events`]: yields each event in order,
-/// ends (`None`) after [`RtmClient::disconnect`], and yields one `Err` and then ends when the
-/// client stops for good (e.g. the token was revoked).
+/// A continuous stream of events from [`RtmClient::events`](crate::RtmClient::events) or
+/// [`SocketModeClient::events`](crate::SocketModeClient::events): yields each event in
+/// order, ends (`None`) after the client's `disconnect`, and yields one `Err` and then ends
+/// when the client stops for good (e.g. the token was revoked). The stream keeps the
+/// connection open, like a client handle.
 pub struct Events {
     inner: BoxStream<'static, Result<Event, Error>>,
 }
 
+/// What the stream holds: the connection's shared state, and a command sender so that the
+/// connection stays open while the stream is alive (like a client handle).
+struct Source {
+    shared: Arc<Shared>,
+    _keep_open: mpsc::UnboundedSender<Command>,
+}
+
 impl Events {
-    pub(crate) fn new(client: RtmClient) -> Self {
-        let inner = futures::stream::unfold(Some((client, Batch::default())), |state| async move {
-            let (client, mut batch) = state?;
+    pub(crate) fn new(shared: Arc<Shared>, keep_open: mpsc::UnboundedSender<Command>) -> Self {
+        let source = Source {
+            shared,
+            _keep_open: keep_open,
+        };
+        let inner = futures::stream::unfold(Some((source, Batch::default())), |state| async move {
+            let (source, mut batch) = state?;
             loop {
                 if let Some(event) = batch.events.pop_front() {
-                    return Some((Ok(event), Some((client, batch))));
+                    return Some((Ok(event), Some((source, batch))));
                 }
-                match client.read().await {
+                match source.shared.read().await {
                     Ok(Some(next)) => batch = next,
                     Ok(None) => return None,
                     Err(e) => return Some((Err(e), None)),

@@ -8,12 +8,16 @@ use tokio::{
 };
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use serde::Serialize;
+
 use crate::{
-    API_URL_ENV, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, ReplyFuture, SendError, Stats,
-    Token, WebClient,
+    API_URL_ENV, Answered, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Event, Events,
+    ReplyFuture, RespondError, SendError, Stats, Token, WebClient,
     connection::{self, Command, Shared},
     reply::ReplySlot,
+    respond,
     web::{AuthTest, PostMessage},
+    web_api,
 };
 
 /// Environment variable holding the app-level token (`xapp-…`, scope `connections:write`),
@@ -34,9 +38,15 @@ pub const BOT_TOKEN_ENV: &str = "SLACK_BOT_TOKEN";
 /// the socket, keeps it alive with websocket pings and replaces it when it drops.
 ///
 /// What the client does for you:
-/// - **Acknowledges every envelope** once, as soon as it arrives, in the connection task:
-///   a slow, failing or panicking reader or handler never delays an ack, and an envelope
-///   whose payload cannot be read is still acknowledged (and skipped).
+/// - **Acknowledges every envelope** once, in the connection task: a slow, failing or
+///   panicking reader or handler never delays an ack past its deadline, and an envelope
+///   whose payload cannot be read is still acknowledged (and skipped). Envelopes that cannot
+///   carry an answer (`events_api`, most `interactive` ones) are acknowledged as soon as they
+///   arrive. Envelopes with `accepts_response_payload` (slash commands, `view_submission`,
+///   `block_suggestion`) are acknowledged when the application answers with
+///   [`respond`](Self::respond) or releases them with [`ack`](Self::ack), and at the latest
+///   when the [response budget](crate::ClientConfigBuilder::response_budget) runs out
+///   (default 2 s, never more than 2.5 s, inside Slack's 3-second window), with an empty ack.
 /// - **Delivers each event once**: Slack redelivers `events_api` envelopes it considers
 ///   unacknowledged; the client remembers `payload.event_id`s for 10 minutes (longer than
 ///   Slack's last retry at 5 minutes, with a bounded number of ids) and drops repeats. A
@@ -47,13 +57,18 @@ pub const BOT_TOKEN_ENV: &str = "SLACK_BOT_TOKEN";
 ///   off before reconnecting; `link_disabled` (Socket Mode switched off for the app) stops it
 ///   with [`Error::LinkDisabled`].
 ///
-/// What [`read`](Self::read) returns: for an `events_api` envelope, its inner event
-/// (`payload.event`, e.g. a `message`), so RTM handlers work unchanged; for `slash_commands`
-/// and `interactive` envelopes, the whole envelope as an event whose
-/// [`kind`](crate::Event::kind) is `"slash_commands"` or `"interactive"`; plus `hello` and
-/// `disconnect` frames. Answering an envelope with a response payload is not supported yet:
-/// acks go out empty; answer slash commands and interactions through their `response_url`.
-/// This version keeps one socket per client.
+/// What [`read`](Self::read) and [`events`](Self::events) return: for an `events_api`
+/// envelope, its inner event (`payload.event`, e.g. a `message`), so RTM handlers work
+/// unchanged; for `slash_commands` and `interactive` envelopes, the whole envelope as an
+/// event whose [`kind`](crate::Event::kind) is `"slash_commands"` or `"interactive"`; plus
+/// `hello` and `disconnect` frames. Every event from an envelope carries its
+/// [`Envelope`](crate::Envelope) ([`Event::envelope`]): its id, kind, `retry_attempt` and
+/// `retry_reason`, and whether it takes an answer.
+///
+/// How to answer: call [`respond`](Self::respond) with the event and the answer (a message
+/// for a slash command, a `response_action` for a view submission, `options` for a block
+/// suggestion). Within the budget it goes out in the ack; after it, it is posted to the
+/// payload's `response_url` when there is one.
 ///
 /// # Examples
 /// ```no_run
@@ -64,7 +79,13 @@ pub const BOT_TOKEN_ENV: &str = "SLACK_BOT_TOKEN";
 /// let client = SocketModeClient::from_env().await?;
 /// while let Some(batch) = client.read().await? {
 ///     for event in batch {
-///         println!("{}: {}", event.kind(), event.json());
+///         if event.kind() == "slash_commands" {
+///             // Answered in the ack while the budget lasts, else through response_url.
+///             let answer = serde_json::json!({"text": "on it"});
+///             if let Err(error) = client.respond(&event, &answer).await {
+///                 eprintln!("could not answer: {error}");
+///             }
+///         }
 ///     }
 /// }
 /// # Ok(()) }
@@ -75,6 +96,9 @@ pub struct SocketModeClient {
     commands: mpsc::UnboundedSender<Command>,
     web: WebClient,
     auth: Arc<AuthTest>,
+    /// For `response_url` posts: the shared HTTP client (no token) and the URL rules.
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
 }
 
 impl SocketModeClient {
@@ -110,12 +134,16 @@ impl SocketModeClient {
             "team": {"id": auth.team_id, "name": auth.team},
         }))
         .map_err(|e| Error::Protocol(format!("auth.test: {e}")))?;
-        let (shared, commands) = connection::start_socket_mode(config, app_token, info).await?;
+        let http = web_api::http_client()?;
+        let config = Arc::new(config);
+        let (shared, commands) = connection::start_socket_mode((*config).clone(), app_token, info).await?;
         Ok(SocketModeClient {
             shared,
             commands,
             web,
             auth: Arc::new(auth),
+            http,
+            config,
         })
     }
 
@@ -156,8 +184,9 @@ impl SocketModeClient {
     }
 
     /// Waits until at least one event is buffered, then returns every buffered event as one
-    /// [`Batch`], oldest first. Envelopes were acknowledged when they arrived, whether or
-    /// not anyone reads them.
+    /// [`Batch`], oldest first. Acks never wait for a reader: envelopes were acknowledged
+    /// when they arrived, or (those that take an answer) are acknowledged when their response
+    /// budget runs out, whether or not anyone reads them.
     ///
     /// Returns `Ok(None)` once the client was closed with [`disconnect`](Self::disconnect)
     /// and everything buffered has been read.
@@ -183,6 +212,65 @@ impl SocketModeClient {
 
     pub(crate) fn reader_blocked(&self) -> impl Drop + '_ {
         self.shared.inbox.reader_blocked()
+    }
+
+    /// A continuous stream of events: `while let Some(event) = events.next().await`. It
+    /// keeps the connection open while it lives, like a client handle.
+    pub fn events(&self) -> Events {
+        Events::new(self.shared.clone(), self.commands.clone())
+    }
+
+    /// Answers the envelope `event` came in with `payload`: a message for a slash command
+    /// (`text`, `blocks`, `response_type`, …), a `response_action` for a `view_submission`,
+    /// `options` for a `block_suggestion`. A bare string is sent as `{"text": …}`.
+    ///
+    /// While the connection still holds the envelope's ack (it takes a response payload and
+    /// its [response budget](crate::ClientConfigBuilder::response_budget) has not run out),
+    /// the ack goes out with the payload: [`Answered::InAck`]. Otherwise, when the payload has
+    /// a `response_url` (slash commands, block actions, view submissions with
+    /// `response_urls`), the payload is POSTed there as JSON, without any token:
+    /// [`Answered::ResponseUrl`]. A `response_url` takes up to 5 answers within 30 minutes, so
+    /// later calls post follow-ups.
+    ///
+    /// # Errors
+    /// - [`RespondError::TooLarge`] when the ack would reach Slack's 20,480-byte frame cap;
+    ///   nothing was sent and the ack is still held (answer smaller, or it goes empty at the
+    ///   budget).
+    /// - [`RespondError::NotAnswerable`] for an event from no envelope, or whose ack has gone
+    ///   and that has no `response_url`; [`RespondError::AlreadyAnswered`] when that ack
+    ///   carried an earlier answer.
+    /// - [`RespondError::ConnectionGone`] when the connection that received the envelope
+    ///   stopped while holding its ack.
+    /// - [`RespondError::ResponseUrl`] when the `response_url` POST fails.
+    /// - [`RespondError::InvalidPayload`] when `payload` does not serialise.
+    ///
+    /// # Cancel safety
+    /// Once the answer has been handed to the connection, dropping the future does not take
+    /// it back; a `response_url` POST may or may not have been made.
+    pub async fn respond<T: Serialize + ?Sized>(
+        &self,
+        event: &Event,
+        payload: &T,
+    ) -> Result<Answered, RespondError> {
+        match respond::answer(event, respond::payload_value(payload)?).await? {
+            respond::Outcome::InAck => Ok(Answered::InAck),
+            respond::Outcome::PostTo { url, body } => {
+                respond::post(&self.http, &url, &body, self.shared.reply_timeout, |url| {
+                    self.config.check_url(url)
+                })
+                .await
+                .map_err(RespondError::ResponseUrl)?;
+                Ok(Answered::ResponseUrl)
+            }
+        }
+    }
+
+    /// Releases the held ack of the envelope `event` came in now, empty, instead of at the
+    /// end of its response budget: for when the application has decided not to answer in the
+    /// ack (e.g. every handler of the event is done). A no-op when its ack has gone already,
+    /// or the event came in no envelope. Does not wait.
+    pub fn ack(&self, event: &Event) {
+        respond::release(event);
     }
 
     /// Posts `text` to `channel` (in the thread `thread_ts` when given) with
@@ -222,8 +310,8 @@ impl SocketModeClient {
         self.shared.counters.snapshot()
     }
 
-    /// Closes the websocket cleanly (acknowledgements still queued are written first) and
-    /// stops reconnecting. Readers drain what is buffered and then see the end (`Ok(None)`).
+    /// Closes the websocket cleanly (acknowledgements still queued or held for an answer are
+    /// written first, empty) and stops reconnecting. Readers drain what is buffered and then see the end (`Ok(None)`).
     pub async fn disconnect(&self) {
         let (done, closed) = oneshot::channel();
         if self.commands.send(Command::Close { done }).is_ok() {

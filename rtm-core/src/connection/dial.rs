@@ -186,7 +186,13 @@ pub(crate) async fn wait_for_hello<P: Protocol, S: WsSocket>(
                 acks.push(ack);
                 early.extend(event);
             }
-            Inbound::Ack { .. } => return Err(Error::Protocol("too many envelopes before hello".into())),
+            Inbound::Held { ack, event } if acks.len() < MAX_EARLY_EVENTS => {
+                acks.push(ack);
+                early.push(event);
+            }
+            Inbound::Ack { .. } | Inbound::Held { .. } => {
+                return Err(Error::Protocol("too many envelopes before hello".into()));
+            }
             Inbound::Ended(_, Some(event)) | Inbound::Event(event) if event.kind() == "error" => {
                 return Err(Error::Protocol(format!(
                     "slack sent an error instead of hello: {}",

@@ -12,7 +12,7 @@ use tokio::{
 use tracing::{debug, info, warn};
 
 use super::{
-    Command, Shared,
+    AckRoute, Command, Shared,
     backoff::{ReconnectPacer, Retry, RetryPolicy},
     dial::{Connected, Connector},
     outbox::{Outbox, Send},
@@ -29,6 +29,8 @@ pub(super) type Attempt<S> = BoxFuture<'static, Result<Connected<S>, Error>>;
 pub(super) struct Timing {
     pub(super) keepalive_interval: Duration,
     pub(super) keepalive_timeout: Duration,
+    /// How long an ack that takes a response payload is held for the application's answer.
+    pub(super) response_budget: Duration,
 }
 
 pub(super) struct Driver<C: Connector> {
@@ -37,6 +39,8 @@ pub(super) struct Driver<C: Connector> {
     pub(super) commands: mpsc::UnboundedReceiver<Command>,
     pub(super) outbox: Outbox,
     pub(super) timing: Timing,
+    /// This connection's way back for answers to the acks it holds (carried by the events).
+    pub(super) route: AckRoute,
     retry: RetryPolicy,
     /// The process-wide reconnect pace (its own in tests, whose clocks may be paused).
     pacer: Arc<ReconnectPacer>,
@@ -97,7 +101,9 @@ pub(crate) async fn start<C: Connector>(
         timing: Timing {
             keepalive_interval: config.keepalive_interval,
             keepalive_timeout: config.keepalive_timeout,
+            response_budget: config.response_budget,
         },
+        route: AckRoute::new(&commands_tx),
         retry,
         pacer,
     };
@@ -171,6 +177,8 @@ impl<C: Connector> Driver<C> {
                 Command::Close { done } => {
                     let _ = done.send(());
                 }
+                // Dropping `done` tells the application the connection is gone.
+                Command::Answer { .. } => {}
             }
         }
         self.shared.state.send_replace(ConnectionState::Closed {
@@ -212,6 +220,20 @@ impl<C: Connector> Driver<C> {
         }
     }
 
+    /// An answer to a held ack: queued on whatever socket is current (or the next one).
+    pub(super) fn answer(
+        &mut self,
+        envelope_id: &str,
+        ack: Option<tokio_tungstenite::tungstenite::Message>,
+        done: Option<oneshot::Sender<super::Answer>>,
+    ) {
+        let answer = self.outbox.answer(envelope_id, ack);
+        debug!(envelope_id, ?answer, "answer to a held ack");
+        if let Some(done) = done {
+            let _ = done.send(answer);
+        }
+    }
+
     /// An attempt that starts after `delay`, at the process-wide reconnect pace.
     pub(super) fn attempt_after(&self, delay: Duration) -> Attempt<C::Socket> {
         let connector = self.connector.clone();
@@ -243,6 +265,7 @@ impl<C: Connector> Driver<C> {
                     Some(Command::Close { done }) => return Err(Some(done)),
                     None => return Err(None),
                     Some(Command::Send { frame, reply }) => self.outbox.push(Send { frame, reply }),
+                    Some(Command::Answer { envelope_id, ack, done }) => self.answer(&envelope_id, ack, done),
                 },
                 () = sleep_until_some(next_expiry) => self.outbox.expire(Instant::now(), false),
             }

@@ -11,6 +11,7 @@
 //! - `session`: one socket's loop.
 //! - `wire`: reads and writes driven from one poll, so no write blocks the session.
 //! - `outbox`: what to write next, in order; ids and reply registration.
+//! - `held_acks`: Socket Mode acks held back for an answer, until their response budget.
 //! - `replies`: reply matching and reply deadlines.
 //! - `keepalive`: quiet / probing / dead.
 //! - `read_gate`: reading / paused (reader behind) / overflowing (reader waits on a reply).
@@ -20,6 +21,7 @@
 mod backoff;
 mod dial;
 mod driver;
+mod held_acks;
 mod keepalive;
 mod outbox;
 mod pace;
@@ -40,6 +42,7 @@ use std::{
 };
 
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     ClientConfig, ConnectionInfo, ConnectionState, Error, inbox::Inbox, outgoing::Outgoing, reply::ReplySlot,
@@ -89,6 +92,51 @@ pub(crate) enum Command {
     },
     /// Close cleanly; `done` fires once the socket is closed.
     Close { done: oneshot::Sender<()> },
+    /// Answers the held ack of `envelope_id` with `ack` (`None`: the answer is too large for
+    /// an ack, so only say whether it is still held). `done` is dropped unanswered when the
+    /// connection stops first.
+    Answer {
+        envelope_id: Box<str>,
+        ack: Option<Message>,
+        done: Option<oneshot::Sender<held_acks::Answer>>,
+    },
+}
+
+pub(crate) use held_acks::Answer;
+
+/// The way back to the connection task that received an envelope, for its held ack. Weak,
+/// so events still buffered or kept by the application never keep a connection open.
+#[derive(Clone)]
+pub(crate) struct AckRoute(mpsc::WeakUnboundedSender<Command>);
+
+impl AckRoute {
+    pub(crate) fn new(commands: &mpsc::UnboundedSender<Command>) -> Self {
+        AckRoute(commands.downgrade())
+    }
+
+    /// Hands the answer to the connection; `None` when that connection is gone.
+    pub(crate) async fn answer(&self, envelope_id: &str, ack: Option<Message>) -> Option<Answer> {
+        let (done, answered) = oneshot::channel();
+        let command = Command::Answer {
+            envelope_id: envelope_id.into(),
+            ack,
+            done: Some(done),
+        };
+        self.0.upgrade()?.send(command).ok()?;
+        answered.await.ok()
+    }
+
+    /// Releases the held ack now with `ack`, without waiting (a no-op when none is held or
+    /// the connection is gone).
+    pub(crate) fn release(&self, envelope_id: &str, ack: Message) {
+        if let Some(commands) = self.0.upgrade() {
+            let _ = commands.send(Command::Answer {
+                envelope_id: envelope_id.into(),
+                ack: Some(ack),
+                done: None,
+            });
+        }
+    }
 }
 
 /// Connects over RTM (retrying transient failures a bounded number of times) and spawns the

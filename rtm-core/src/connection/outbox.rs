@@ -3,13 +3,17 @@
 //! registered, only when the socket takes it, so a send that never reached a socket is known
 //! never to have been sent.
 
-use std::{collections::VecDeque, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{pace::Pace, replies::Replies};
-use crate::{SendError, outgoing::Outgoing, reply::ReplySlot};
+use super::{
+    held_acks::{Answer, HeldAcks},
+    pace::Pace,
+    replies::Replies,
+};
+use crate::{Envelope, SendError, outgoing::Outgoing, reply::ReplySlot};
 
 /// One send from a handle: the frame, and where its reply goes (`None` for frames Slack does
 /// not answer, such as `typing`).
@@ -57,6 +61,9 @@ pub(crate) struct Outbox {
     /// Unlike probes they outlive their socket: an envelope received on a socket that is
     /// lost or replaced is acknowledged on the next one.
     acks: VecDeque<Message>,
+    /// Acks held back for an answer until their response budget runs out (Socket Mode).
+    /// Like `acks`, they outlive their socket.
+    held: HeldAcks,
     /// Keepalive probes, written before any send.
     control: VecDeque<Message>,
     sends: VecDeque<Send>,
@@ -74,6 +81,7 @@ impl Outbox {
     pub(crate) fn new(reply_timeout: Duration, pace: Option<(Duration, u32)>) -> Self {
         Outbox {
             acks: VecDeque::new(),
+            held: HeldAcks::default(),
             control: VecDeque::new(),
             sends: VecDeque::new(),
             replies: Replies::default(),
@@ -113,6 +121,24 @@ impl Outbox {
         self.acks.push_back(ack);
     }
 
+    /// Holds `empty_ack` back until `deadline` for an answer to `envelope`.
+    pub(crate) fn hold_ack(&mut self, envelope: Arc<Envelope>, empty_ack: Message, deadline: Instant) {
+        self.held.hold(envelope, empty_ack, deadline);
+    }
+
+    /// The application's answer to a held ack (`None`: too large to send); the ack with the
+    /// answer is queued before any other frame.
+    pub(crate) fn answer(&mut self, envelope_id: &str, ack: Option<Message>) -> Answer {
+        let (answer, frame) = self.held.answer(envelope_id, ack);
+        self.acks.extend(frame);
+        answer
+    }
+
+    /// Queues every held ack now, empty (the connection is closing).
+    pub(crate) fn release_held(&mut self) {
+        self.held.release_all(|ack| self.acks.push_back(ack));
+    }
+
     /// Keepalive probes are per socket: a new socket starts without the old one's.
     pub(crate) fn drop_probes(&mut self) {
         self.control.clear();
@@ -124,8 +150,8 @@ impl Outbox {
         id
     }
 
-    /// When something is due: a reply or queued send runs out of time, or the pace lets the
-    /// next send go. `connected`: whether a socket could take the queued sends.
+    /// When something is due: a held ack's budget runs out, a reply or queued send runs out
+    /// of time, or the pace lets the next send go. `connected`: whether a socket could take the queued sends.
     pub(crate) fn next_deadline(&self, connected: bool) -> Option<Instant> {
         let queued = if connected && self.pace.is_some() {
             self.paced_until(Instant::now())
@@ -134,16 +160,18 @@ impl Outbox {
                 .iter()
                 .find_map(|send| send.reply.as_ref().map(|slot| slot.deadline))
         };
-        match (self.replies.next_deadline(), queued) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.held.next_deadline(), self.replies.next_deadline(), queued]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Fails what ran out of time: written sends with [`SendError::Timeout`], queued ones
     /// (never written, never to be) with [`SendError::NotSent`]. While `connected` with a send
     /// pace, queued sends are only waiting their turn and keep waiting.
+    /// Held acks whose budget ran out are queued, empty.
     pub(crate) fn expire(&mut self, now: Instant, connected: bool) {
+        self.held.expire(now, |ack| self.acks.push_back(ack));
         self.replies.expire(now, self.reply_timeout);
         if connected && self.pace.is_some() {
             return;
@@ -176,6 +204,7 @@ impl Outbox {
         }
         self.control.clear();
         self.acks.clear();
+        self.held.clear();
     }
 }
 

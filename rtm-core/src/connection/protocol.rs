@@ -39,6 +39,11 @@ pub(crate) enum Inbound {
     /// socket, or on the next one if this one is retiring or lost), whatever becomes of
     /// `event`. `event` is `None` for a duplicate or an envelope whose payload is unreadable.
     Ack { ack: Message, event: Option<Event> },
+    /// An envelope that takes a response payload (slash commands, `view_submission`, …):
+    /// `event` is delivered now, carrying the envelope, and its empty `ack` is held for the
+    /// application's answer until the response budget runs out. Where the connection cannot
+    /// hold it (before `hello`), it is written at once like [`Inbound::Ack`].
+    Held { ack: Message, event: Event },
     /// The server will never accept this client again (e.g. Socket Mode switched off): stop
     /// for good with this error.
     Fatal(Error),

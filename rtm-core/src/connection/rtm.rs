@@ -102,7 +102,7 @@ mod tests {
             Inbound::Pong { .. } => "pong",
             Inbound::Retiring(_) => "retiring",
             Inbound::Ended(..) => "ended",
-            Inbound::Ack { .. } => "ack",
+            Inbound::Ack { .. } | Inbound::Held { .. } => "ack",
             Inbound::Fatal(_) => "fatal",
             Inbound::Malformed(_) => "malformed",
         };

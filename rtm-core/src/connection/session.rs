@@ -194,6 +194,11 @@ impl<C: Connector> Driver<C> {
                 None => return Some(None),
                 Some(Command::Close { done }) => return Some(Some(done)),
                 Some(Command::Send { frame, reply }) => self.outbox.push(Send { frame, reply }),
+                Some(Command::Answer {
+                    envelope_id,
+                    ack,
+                    done,
+                }) => self.answer(&envelope_id, ack, done),
             }
             if taken == COMMAND_BATCH || self.outbox.queued() >= MAX_QUEUED {
                 break;
@@ -264,6 +269,23 @@ impl<C: Connector> Driver<C> {
                     _ => Control::Continue,
                 }
             }
+            Inbound::Held { ack, mut event } => {
+                let held = event
+                    .envelope_mut()
+                    .map(|envelope| envelope.hold(self.route.clone()));
+                match event.shared_envelope() {
+                    Some(envelope) if held.is_some() => {
+                        let deadline = Instant::now() + self.timing.response_budget;
+                        self.outbox.hold_ack(envelope.clone(), ack, deadline);
+                    }
+                    _ => self.outbox.push_ack(ack),
+                }
+                if self.deliver(event) {
+                    Control::BufferFull
+                } else {
+                    Control::Continue
+                }
+            }
             Inbound::Fatal(error) => Control::Fatal(error),
             Inbound::Malformed(reason) => {
                 self.malformed(reason);
@@ -292,14 +314,18 @@ impl<C: Connector> Driver<C> {
         done: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> SessionEnd<C::Socket> {
         self.outbox.replies.sweep();
+        // Nobody will answer held acks any more: they go out empty, before the close.
+        self.outbox.release_held();
         let grace = CLOSE_REPLY_GRACE.min(self.shared.reply_timeout);
         let _ = tokio::time::timeout(grace, async {
             use super::outbox::FrameSource;
             while self.outbox.has_frames() || !wire.is_idle() || !self.outbox.replies.is_empty() {
                 match poll_fn(|cx| wire.poll_io(cx, true, &mut self.outbox)).await {
                     Io::Inbound(Some(Ok(Message::Text(text)))) => {
-                        // Control events do not matter any more: we are closing.
+                        // Control events do not matter any more: we are closing. An ack held
+                        // for an answer goes out at once.
                         let _ = self.on_text(text);
+                        self.outbox.release_held();
                     }
                     Io::Inbound(Some(Ok(_))) => {}
                     Io::Inbound(_) | Io::WriteFailed(_) => break,

@@ -1,11 +1,13 @@
 //! Socket Mode's side of the seam: `apps.connections.open` for the URL, and what Socket Mode
 //! frames mean (protocol §7).
 //!
-//! Every envelope is acknowledged here, as it is classified, in the connection task: the ack
-//! never waits on a reader or a handler. `events_api` envelopes are delivered as their inner
-//! event (`payload.event`), once per `payload.event_id`; `slash_commands`, `interactive` and
-//! envelope kinds this client does not know are delivered as the whole envelope, whose `type`
-//! is the envelope's kind.
+//! Every envelope is acknowledged by the connection task, never by a reader or a handler:
+//! at once as it is classified ([`Inbound::Ack`]), or, for an envelope that takes a response
+//! payload, when the application answers or its response budget runs out ([`Inbound::Held`]).
+//! `events_api` envelopes are delivered as their inner event (`payload.event`), once per
+//! `payload.event_id`; `slash_commands`, `interactive` and envelope kinds this client does not
+//! know are delivered as the whole envelope, whose `type` is the envelope's kind. Each carries
+//! its [`crate::Envelope`].
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -22,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use super::protocol::{Inbound, Opened, Protocol};
 use crate::{
-    ClientConfig, ConnectionInfo, DisconnectCause, Error, Event, SendError, Token,
+    ClientConfig, ConnectionInfo, DisconnectCause, Envelope, EnvelopeKind, Error, Event, SendError, Token,
     event::{Frame, classify},
     web_api,
 };
@@ -67,7 +69,7 @@ impl SocketMode {
 
 /// The fields of a Socket Mode frame this client reads. `payload` stays raw until needed.
 #[derive(Deserialize)]
-struct Envelope {
+struct Raw {
     #[serde(rename = "type", default)]
     kind: String,
     #[serde(default)]
@@ -78,6 +80,8 @@ struct Envelope {
     retry_attempt: u32,
     #[serde(default)]
     retry_reason: String,
+    #[serde(default)]
+    accepts_response_payload: bool,
     /// `disconnect`'s reason.
     #[serde(default)]
     reason: Option<String>,
@@ -117,11 +121,11 @@ impl Protocol for SocketMode {
     }
 
     fn classify(&self, text: Utf8Bytes) -> Inbound {
-        let envelope: Envelope = match serde_json::from_str(&text) {
+        let mut envelope: Raw = match serde_json::from_str(&text) {
             Ok(envelope) => envelope,
             Err(_) => {
                 // Still acknowledge what can be, or Slack redelivers it forever (§7.6).
-                return match scan_envelope_id(&text).map(|id| ack_frame(id, None)) {
+                return match scan_envelope_id(&text).map(empty_ack) {
                     Some(Ok(ack)) => {
                         warn!("acknowledged an envelope that is not valid JSON; skipping it");
                         Inbound::Ack { ack, event: None }
@@ -130,16 +134,19 @@ impl Protocol for SocketMode {
                 };
             }
         };
-        if let Some(envelope_id) = envelope.envelope_id.as_deref() {
-            let ack = match ack_frame(envelope_id, None) {
+        if let Some(envelope_id) = envelope.envelope_id.take() {
+            let ack = match empty_ack(&envelope_id) {
                 Ok(ack) => ack,
                 Err(error) => {
                     warn!(%error, "cannot acknowledge an envelope");
                     return Inbound::Malformed("envelope id too large to acknowledge");
                 }
             };
-            let event = self.envelope_event(&envelope, envelope_id, text);
-            return Inbound::Ack { ack, event };
+            let hold = envelope.accepts_response_payload && envelope.kind != "events_api";
+            return match self.envelope_event(&envelope, envelope_id, text) {
+                Some(event) if hold => Inbound::Held { ack, event },
+                event => Inbound::Ack { ack, event },
+            };
         }
         match envelope.kind.as_str() {
             "hello" => {
@@ -185,13 +192,22 @@ impl Protocol for SocketMode {
 impl SocketMode {
     /// What an envelope hands to the application: `None` for a duplicate or an unreadable
     /// payload (it is still acknowledged).
-    fn envelope_event(&self, envelope: &Envelope, envelope_id: &str, text: Utf8Bytes) -> Option<Event> {
+    fn envelope_event(&self, envelope: &Raw, envelope_id: String, text: Utf8Bytes) -> Option<Event> {
+        let metadata = |id: String| {
+            Envelope::new(
+                id.into_boxed_str(),
+                EnvelopeKind::from_type(&envelope.kind),
+                envelope.retry_attempt,
+                &envelope.retry_reason,
+                envelope.accepts_response_payload,
+            )
+        };
         if envelope.kind != "events_api" {
             if !self.first_time(&format!("envelope:{envelope_id}")) {
                 debug!(kind = %envelope.kind, "duplicate envelope; acknowledged, not delivered");
                 return None;
             }
-            return as_event(text);
+            return as_event(text).map(|event| event.with_envelope(metadata(envelope_id)));
         }
         let callback = envelope
             .payload
@@ -199,7 +215,7 @@ impl SocketMode {
             .and_then(|payload| serde_json::from_str::<Callback>(payload.get()).ok());
         let Some(callback) = callback else {
             warn!(
-                envelope_id,
+                envelope_id = %envelope_id,
                 "events_api envelope without a readable payload.event; acknowledged"
             );
             return None;
@@ -225,9 +241,9 @@ impl SocketMode {
             );
         }
         match Event::from_json(callback.event.get()) {
-            Ok(event) => Some(event),
+            Ok(event) => Some(event.with_envelope(metadata(envelope_id))),
             Err(_) => {
-                warn!(envelope_id, "events_api payload.event has no type; acknowledged");
+                warn!(envelope_id = %envelope_id, "events_api payload.event has no type; acknowledged");
                 None
             }
         }
@@ -241,17 +257,22 @@ fn as_event(text: Utf8Bytes) -> Option<Event> {
     }
 }
 
+/// The empty acknowledgement of `envelope_id`.
+pub(crate) fn empty_ack(envelope_id: &str) -> Result<Message, SendError> {
+    ack_frame::<()>(envelope_id, None)
+}
+
 /// The acknowledgement of `envelope_id`, with a response payload when given; refused
 /// (nothing to send) when it would reach Slack's 20,480-byte frame cap.
-pub(crate) fn ack_frame(
+pub(crate) fn ack_frame<T: serde::Serialize + ?Sized>(
     envelope_id: &str,
-    payload: Option<&serde_json::Value>,
+    payload: Option<&T>,
 ) -> Result<Message, SendError> {
     #[derive(serde::Serialize)]
-    struct Ack<'a> {
+    struct Ack<'a, T: ?Sized> {
         envelope_id: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
-        payload: Option<&'a serde_json::Value>,
+        payload: Option<&'a T>,
     }
     let text = serde_json::to_string(&Ack { envelope_id, payload })
         .map_err(|e| SendError::InvalidFrame(e.to_string()))?;
@@ -364,17 +385,35 @@ mod tests {
             panic!("delivered")
         };
         assert_eq!(event.kind(), "message");
+        let envelope = event.envelope().expect("the inner event carries its envelope");
+        assert_eq!(
+            (
+                envelope.id(),
+                envelope.kind(),
+                envelope.retry_attempt(),
+                envelope.retry_reason()
+            ),
+            ("e1", crate::EnvelopeKind::EventsApi, 0, None)
+        );
+        assert!(!envelope.accepts_response_payload());
         // A redelivery (new envelope, retry 1) and the same envelope again: acked, not delivered.
         for again in [events_api("e2", "Ev1", 1), events_api("e1", "Ev1", 0)] {
             let inbound = p.classify(again);
             assert!(ack_of(&inbound).is_some());
             assert!(matches!(inbound, Inbound::Ack { event: None, .. }));
         }
-        // A retry of an event never delivered is delivered.
-        assert!(matches!(
-            p.classify(events_api("e3", "Ev2", 2)),
-            Inbound::Ack { event: Some(_), .. }
-        ));
+        // A retry of an event never delivered is delivered, with its retry count.
+        let Inbound::Ack {
+            event: Some(retried), ..
+        } = p.classify(events_api("e3", "Ev2", 2))
+        else {
+            panic!("delivered")
+        };
+        let envelope = retried.envelope().expect("envelope");
+        assert_eq!(
+            (envelope.retry_attempt(), envelope.retry_reason()),
+            (2, Some("timeout"))
+        );
     }
 
     #[test]
@@ -396,14 +435,36 @@ mod tests {
     #[test]
     fn other_envelopes_are_delivered_whole_and_control_frames_classified() {
         let p = protocol();
+        // An envelope that takes an answer: delivered, its empty ack held.
         let slash = r#"{"envelope_id":"s1","type":"slash_commands","accepts_response_payload":true,"payload":{"command":"/x"}}"#;
+        let Inbound::Held { ack, event } = p.classify(Utf8Bytes::from_static(slash)) else {
+            panic!()
+        };
+        assert_eq!(ack, Message::text(r#"{"envelope_id":"s1"}"#));
+        assert_eq!(event.kind(), "slash_commands");
+        let envelope = event.envelope().expect("envelope metadata");
+        assert_eq!(
+            (
+                envelope.id(),
+                envelope.kind(),
+                envelope.accepts_response_payload()
+            ),
+            ("s1", crate::EnvelopeKind::SlashCommands, true)
+        );
+        // One that does not: acked on receipt, as before.
+        let shortcut = r#"{"envelope_id":"i1","type":"interactive","accepts_response_payload":false,"payload":{"type":"shortcut"}}"#;
+        let inbound = p.classify(Utf8Bytes::from_static(shortcut));
+        assert_eq!(ack_of(&inbound).as_deref(), Some(r#"{"envelope_id":"i1"}"#));
         let Inbound::Ack {
             event: Some(event), ..
-        } = p.classify(Utf8Bytes::from_static(slash))
+        } = inbound
         else {
             panic!()
         };
-        assert_eq!(event.kind(), "slash_commands");
+        assert_eq!(
+            event.envelope().map(crate::Envelope::kind),
+            Some(crate::EnvelopeKind::Interactive)
+        );
         let kind = |json: &'static str| match p.classify(Utf8Bytes::from_static(json)) {
             Inbound::Hello(_) => "hello",
             Inbound::Retiring(_) => "retiring",

@@ -620,3 +620,202 @@ async fn socket_mode_probes_with_websocket_pings_and_drops_a_silent_peer() {
     let after = attempts[1] - t0;
     assert!(after > INTERVAL && after <= INTERVAL * 2 + TIMEOUT, "{after:?}");
 }
+
+// Socket Mode: acks held for an answer, within the response budget.
+
+const BUDGET: Duration = crate::DEFAULT_RESPONSE_BUDGET;
+const RESPONSE_URL: &str = "http://127.0.0.1:9/response_url/r1";
+
+fn slash(envelope_id: &str) -> Message {
+    Message::text(
+        serde_json::json!({"envelope_id": envelope_id, "type": "slash_commands", "accepts_response_payload": true,
+                           "payload": {"command": "/deploy", "text": "now", "response_url": RESPONSE_URL}})
+        .to_string(),
+    )
+}
+
+/// Reads until an event of `kind` arrives.
+async fn next_event(shared: &Shared, kind: &str) -> crate::Event {
+    loop {
+        let events = shared.inbox.take().await.unwrap().expect("not closed");
+        if let Some(event) = events.into_iter().find(|e| e.kind() == kind) {
+            return event;
+        }
+    }
+}
+
+fn answer(text: &str) -> serde_json::Value {
+    serde_json::json!({ "text": text })
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_an_answer_inside_the_budget_goes_in_the_ack() {
+    use crate::respond::{Outcome, answer as respond};
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    let t0 = Instant::now();
+    server.send(slash("s1")).await.unwrap();
+    let event = next_event(&h.shared, "slash_commands").await;
+    assert!(event.envelope().unwrap().accepts_response_payload());
+    tokio::time::sleep(500 * MS).await;
+    assert_eq!(
+        respond(&event, answer("deploying")).await.unwrap(),
+        Outcome::InAck
+    );
+    let (ack, at) = next_text(&mut server).await;
+    assert_eq!(ack, r#"{"envelope_id":"s1","payload":{"text":"deploying"}}"#);
+    assert_eq!(at - t0, 500 * MS);
+    // Nothing more goes at the budget; a second answer is a follow-up for the response_url.
+    tokio::time::sleep(BUDGET).await;
+    server.send(envelope("e1", "Ev1", "after")).await.unwrap();
+    assert_eq!(next_text(&mut server).await.0, r#"{"envelope_id":"e1"}"#);
+    assert_eq!(
+        respond(&event, answer("done")).await.unwrap(),
+        Outcome::PostTo {
+            url: RESPONSE_URL.into(),
+            body: answer("done")
+        }
+    );
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_an_unanswered_ack_goes_empty_exactly_at_the_budget_even_unread() {
+    // hello and the envelope fill the buffer: reading pauses, nobody ever reads.
+    let config = config().event_buffer(2).build().unwrap();
+    let mut h = start_socket_mode(config).await;
+    let mut server = h.server().await;
+    let t0 = Instant::now();
+    server.send(slash("s1")).await.unwrap();
+    let (ack, at) = next_text(&mut server).await;
+    assert_eq!(ack, r#"{"envelope_id":"s1"}"#);
+    assert_eq!(at - t0, BUDGET, "acked empty exactly when the budget ran out");
+    // A shorter budget is honoured the same way.
+    let config = self::config().response_budget(300 * MS).build().unwrap();
+    let mut h2 = start_socket_mode(config).await;
+    let mut server = h2.server().await;
+    let t0 = Instant::now();
+    server.send(slash("s2")).await.unwrap();
+    let (ack, at) = next_text(&mut server).await;
+    assert_eq!((ack.as_str(), at - t0), (r#"{"envelope_id":"s2"}"#, 300 * MS));
+    assert_eq!(
+        h.attempts().len(),
+        1,
+        "a reader that never reads does not cost the socket"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_a_late_answer_goes_to_the_response_url() {
+    use crate::respond::{Outcome, answer as respond};
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    server.send(slash("s1")).await.unwrap();
+    let view = r#"{"envelope_id":"v1","type":"interactive","accepts_response_payload":true,"payload":{"type":"view_submission","response_urls":[]}}"#;
+    server.send(Message::text(view)).await.unwrap();
+    let mut events = Vec::new();
+    while events.len() < 3 {
+        events.extend(h.shared.inbox.take().await.unwrap().expect("not closed"));
+    }
+    let (event, view) = (events[1].clone(), events[2].clone());
+    assert_eq!((event.kind(), view.kind()), ("slash_commands", "interactive"));
+    assert_eq!(next_text(&mut server).await.0, r#"{"envelope_id":"s1"}"#);
+    assert_eq!(next_text(&mut server).await.0, r#"{"envelope_id":"v1"}"#);
+    assert_eq!(
+        respond(&event, answer("late")).await.unwrap(),
+        Outcome::PostTo {
+            url: RESPONSE_URL.into(),
+            body: answer("late")
+        }
+    );
+    // A view submission without response_urls has nowhere to take a late answer.
+    let late = serde_json::json!({"response_action": "clear"});
+    assert!(matches!(
+        respond(&view, late).await,
+        Err(crate::RespondError::NotAnswerable)
+    ));
+    // Nor has an RTM-style event without an envelope.
+    let plain = crate::Event::from_json(r#"{"type":"message"}"#).unwrap();
+    assert!(matches!(
+        respond(&plain, answer("x")).await,
+        Err(crate::RespondError::NotAnswerable)
+    ));
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_an_oversize_answer_is_refused_and_the_ack_stays_held() {
+    use crate::respond::{Outcome, answer as respond};
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    let t0 = Instant::now();
+    server.send(slash("s1")).await.unwrap();
+    let event = next_event(&h.shared, "slash_commands").await;
+    let huge = answer(&"x".repeat(super::socket_mode::MAX_ACK_BYTES));
+    let error = respond(&event, huge).await.unwrap_err();
+    assert!(
+        matches!(error, crate::RespondError::TooLarge { len, max } if len > max && max == super::socket_mode::MAX_ACK_BYTES - 1),
+        "{error}"
+    );
+    assert!(event.envelope().unwrap().accepts_response_payload());
+    // Still held: a smaller answer goes in the ack, and it is the only ack.
+    assert_eq!(respond(&event, answer("short")).await.unwrap(), Outcome::InAck);
+    let (ack, at) = next_text(&mut server).await;
+    assert_eq!(ack, r#"{"envelope_id":"s1","payload":{"text":"short"}}"#);
+    assert_eq!(at, t0);
+    tokio::time::sleep(BUDGET * 2).await;
+    server.send(envelope("e1", "Ev1", "after")).await.unwrap();
+    assert_eq!(next_text(&mut server).await.0, r#"{"envelope_id":"e1"}"#);
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_ack_releases_a_held_ack_early_and_once() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    let t0 = Instant::now();
+    server.send(slash("s1")).await.unwrap();
+    let event = next_event(&h.shared, "slash_commands").await;
+    tokio::time::sleep(100 * MS).await;
+    crate::respond::release(&event);
+    crate::respond::release(&event);
+    let (ack, at) = next_text(&mut server).await;
+    assert_eq!((ack.as_str(), at - t0), (r#"{"envelope_id":"s1"}"#, 100 * MS));
+    // Past the budget nothing else went for it.
+    tokio::time::sleep(BUDGET * 2).await;
+    server.send(envelope("e1", "Ev1", "after")).await.unwrap();
+    assert_eq!(next_text(&mut server).await.0, r#"{"envelope_id":"e1"}"#);
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_a_held_ack_outlives_a_lost_socket() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut old = h.server().await;
+    let t0 = Instant::now();
+    old.send(slash("s1")).await.unwrap();
+    let _event = next_event(&h.shared, "slash_commands").await;
+    drop(old);
+    let mut new = h.server().await;
+    let (ack, at) = next_text(&mut new).await;
+    assert_eq!((ack.as_str(), at - t0), (r#"{"envelope_id":"s1"}"#, BUDGET));
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn socket_mode_an_answer_after_the_connection_stopped_is_connection_gone() {
+    let mut h = start_socket_mode(config().build().unwrap()).await;
+    let mut server = h.server().await;
+    server.send(slash("s1")).await.unwrap();
+    let event = next_event(&h.shared, "slash_commands").await;
+    server
+        .send(Message::text(r#"{"type":"disconnect","reason":"link_disabled"}"#))
+        .await
+        .unwrap();
+    while h.shared.inbox.take().await.is_ok() {}
+    let error = crate::respond::answer(&event, answer("too late"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, crate::RespondError::ConnectionGone), "{error}");
+    crate::respond::release(&event); // a no-op, not a panic
+}

@@ -146,6 +146,7 @@ pub(crate) fn classify(text: Utf8Bytes) -> Frame {
                 json_end,
                 kind,
                 subtype,
+                envelope: None,
             }),
             Err(_) => Frame::Malformed("frame larger than 4 GiB"),
         },
@@ -187,6 +188,7 @@ fn rebuilt(kind: &str, subtype: Option<&str>, original: Utf8Bytes) -> Frame {
         json_end: json_len as u32,
         kind: kind_range,
         subtype: subtype_range,
+        envelope: None,
     })
 }
 

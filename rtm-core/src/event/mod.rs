@@ -5,14 +5,14 @@
 
 mod envelope;
 
-use std::{fmt, ops::Range};
+use std::{fmt, ops::Range, sync::Arc};
 
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub(crate) use envelope::{Frame, classify};
 
-use crate::ParseError;
+use crate::{Envelope, ParseError};
 
 /// One event from Slack, such as `message` or `team_join`.
 ///
@@ -25,6 +25,8 @@ pub struct Event {
     json_end: u32,
     kind: Range<u32>,
     subtype: Option<Range<u32>>,
+    /// Socket Mode: the envelope it came in (shared by clones; `None` over RTM).
+    envelope: Option<Arc<Envelope>>,
 }
 
 impl Event {
@@ -85,6 +87,31 @@ impl Event {
         crate::events::KnownEvent::from_event(self)
     }
 
+    /// Socket Mode: the envelope this event came in (its id, kind, retry count and whether
+    /// it can be answered in the ack). `None` for RTM events and events built with
+    /// [`from_json`](Self::from_json). Events taken from an `events_api` envelope carry it
+    /// too, so a handler can see `retry_attempt` and `retry_reason`.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.envelope.as_deref()
+    }
+
+    /// Attaches the envelope the event came in.
+    pub(crate) fn with_envelope(mut self, envelope: Envelope) -> Event {
+        self.envelope = Some(Arc::new(envelope));
+        self
+    }
+
+    /// The envelope, while this event is its only holder (the connection task, before
+    /// delivering it).
+    pub(crate) fn envelope_mut(&mut self) -> Option<&mut Envelope> {
+        self.envelope.as_mut().and_then(Arc::get_mut)
+    }
+
+    /// The envelope, shared.
+    pub(crate) fn shared_envelope(&self) -> Option<&Arc<Envelope>> {
+        self.envelope.as_ref()
+    }
+
     fn slice(&self, range: &Range<u32>) -> &str {
         // Ranges are computed from this very text in `envelope::classify`.
         self.text
@@ -99,6 +126,7 @@ impl fmt::Debug for Event {
             .field("type", &self.kind())
             .field("subtype", &self.subtype())
             .field("json", &self.json())
+            .field("envelope", &self.envelope)
             .finish()
     }
 }
