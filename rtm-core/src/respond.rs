@@ -8,10 +8,7 @@ use serde_json::Value;
 
 use crate::{
     Event, RespondError as E, SendError, WebError,
-    connection::{
-        Answer,
-        socket_mode::{ack_frame, empty_ack},
-    },
+    connection::{AckWith, Answer, socket_mode::ack_frame},
     error::Source,
 };
 
@@ -73,12 +70,12 @@ pub(crate) enum Outcome {
 pub(crate) async fn answer(event: &Event, payload: Value) -> Result<Outcome, E> {
     let envelope = event.envelope().ok_or(E::NotAnswerable)?;
     if let Some(route) = envelope.route().filter(|_| envelope.ack_held()) {
-        let (ack, too_large) = match ack_frame(envelope.id(), Some(&payload)) {
-            Ok(ack) => (Some(ack), None),
-            Err(SendError::TooLarge { len, max }) => (None, Some(E::TooLarge { len, max })),
+        let (with, too_large) = match ack_frame(envelope.id(), Some(&payload)) {
+            Ok(ack) => (AckWith::Answer(ack), None),
+            Err(SendError::TooLarge { len, max }) => (AckWith::TooLarge, Some(E::TooLarge { len, max })),
             Err(error) => return Err(E::InvalidPayload(error.to_string())),
         };
-        match route.answer(envelope.id(), ack).await {
+        match route.answer(envelope.id(), with).await {
             Some(Answer::Sent) => return Ok(Outcome::InAck),
             Some(Answer::StillHeld) => return Err(too_large.unwrap_or(E::NotAnswerable)),
             Some(Answer::NotHeld) => {}
@@ -100,10 +97,7 @@ pub(crate) fn release(event: &Event) {
     let Some(route) = envelope.route().filter(|_| envelope.ack_held()) else {
         return;
     };
-    // Cannot fail for a held ack (it was built the same way); the budget covers it anyway.
-    if let Ok(ack) = empty_ack(envelope.id()) {
-        route.release(envelope.id(), ack);
-    }
+    route.release(envelope.id());
 }
 
 /// What the answer says as JSON: a bare string becomes `{"text": …}`, as Slack's SDKs do.

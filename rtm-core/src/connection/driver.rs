@@ -224,10 +224,10 @@ impl<C: Connector> Driver<C> {
     pub(super) fn answer(
         &mut self,
         envelope_id: &str,
-        ack: Option<tokio_tungstenite::tungstenite::Message>,
+        with: super::AckWith,
         done: Option<oneshot::Sender<super::Answer>>,
     ) {
-        let answer = self.outbox.answer(envelope_id, ack);
+        let answer = self.outbox.answer(envelope_id, with);
         debug!(envelope_id, ?answer, "answer to a held ack");
         if let Some(done) = done {
             let _ = done.send(answer);
@@ -265,7 +265,7 @@ impl<C: Connector> Driver<C> {
                     Some(Command::Close { done }) => return Err(Some(done)),
                     None => return Err(None),
                     Some(Command::Send { frame, reply }) => self.outbox.push(Send { frame, reply }),
-                    Some(Command::Answer { envelope_id, ack, done }) => self.answer(&envelope_id, ack, done),
+                    Some(Command::Answer { envelope_id, with, done }) => self.answer(&envelope_id, with, done),
                 },
                 () = sleep_until_some(next_expiry) => self.outbox.expire(Instant::now(), false),
             }

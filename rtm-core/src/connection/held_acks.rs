@@ -34,6 +34,17 @@ pub(crate) enum Answer {
     NotHeld,
 }
 
+/// What the application puts in a held ack.
+#[derive(Debug)]
+pub(crate) enum AckWith {
+    /// This ack frame, carrying the answer.
+    Answer(Message),
+    /// Nothing: send the empty ack now.
+    Nothing,
+    /// An answer too large for an ack: send nothing, only say whether the ack is held.
+    TooLarge,
+}
+
 /// An envelope keyed by its id.
 struct Key(Arc<Envelope>);
 
@@ -77,26 +88,23 @@ impl HeldAcks {
         self.order.push_back((deadline, envelope));
     }
 
-    /// The application's answer for `envelope_id`: `Some(ack)` to send instead of the empty
-    /// one, `None` when its payload was too large (the ack stays held). Returns the frame to
-    /// write, if any.
-    pub(crate) fn answer(&mut self, envelope_id: &str, ack: Option<Message>) -> (Answer, Option<Message>) {
-        let Some(ack) = ack else {
-            let answer = if self.held.contains_key(envelope_id) {
-                Answer::StillHeld
-            } else {
-                Answer::NotHeld
-            };
-            return (answer, None);
-        };
-        match self.held.remove_entry(envelope_id) {
-            Some((Key(envelope), _)) => {
-                envelope.ack_queued(true);
-                self.skip_answered();
-                (Answer::Sent, Some(ack))
-            }
-            None => (Answer::NotHeld, None),
+    /// The application's answer for `envelope_id`. Returns what became of it and the frame
+    /// to write, if any.
+    pub(crate) fn answer(&mut self, envelope_id: &str, with: AckWith) -> (Answer, Option<Message>) {
+        if !self.held.contains_key(envelope_id) {
+            return (Answer::NotHeld, None);
         }
+        let answer = match with {
+            AckWith::TooLarge => return (Answer::StillHeld, None),
+            AckWith::Answer(ack) => Some(ack),
+            AckWith::Nothing => None,
+        };
+        let Some((Key(envelope), empty)) = self.held.remove_entry(envelope_id) else {
+            return (Answer::NotHeld, None);
+        };
+        envelope.ack_queued(answer.is_some());
+        self.skip_answered();
+        (Answer::Sent, Some(answer.unwrap_or(empty)))
     }
 
     /// When the next held ack is due.
@@ -189,15 +197,15 @@ mod tests {
         table.hold(c.clone(), ack("c"), t0 + budget + Duration::from_millis(20));
         assert!(a.ack_held());
         // An answer too large for the ack leaves it held.
-        assert_eq!(table.answer("a", None), (Answer::StillHeld, None));
+        assert_eq!(table.answer("a", AckWith::TooLarge), (Answer::StillHeld, None));
         assert!(a.ack_held());
         let answered = Message::text(r#"{"envelope_id":"a","payload":{"text":"ok"}}"#);
         assert_eq!(
-            table.answer("a", Some(answered.clone())),
+            table.answer("a", AckWith::Answer(answered.clone())),
             (Answer::Sent, Some(answered))
         );
         assert!(a.answered_in_ack() && !a.ack_held());
-        assert_eq!(table.answer("a", Some(ack("a"))), (Answer::NotHeld, None));
+        assert_eq!(table.answer("a", AckWith::Nothing), (Answer::NotHeld, None));
         assert_eq!(
             table.next_deadline(),
             Some(t0 + budget + Duration::from_millis(10))
@@ -208,9 +216,16 @@ mod tests {
         table.expire(t0 + budget + Duration::from_millis(10), |m| sent.push(m));
         assert_eq!(sent, [ack("b")]);
         assert!(!b.ack_held() && !b.answered_in_ack());
-        assert_eq!(table.answer("b", Some(ack("b"))).0, Answer::NotHeld);
+        assert_eq!(table.answer("b", AckWith::Nothing).0, Answer::NotHeld);
+        // Released early, empty, and not counted as answered.
+        assert_eq!(
+            table.answer("c", AckWith::Nothing),
+            (Answer::Sent, Some(ack("c")))
+        );
+        assert!(!c.ack_held() && !c.answered_in_ack());
+        table.hold(held("d"), ack("d"), t0 + budget * 2);
         table.release_all(|m| sent.push(m));
-        assert_eq!(sent, [ack("b"), ack("c")]);
+        assert_eq!(sent, [ack("b"), ack("d")]);
         assert_eq!((table.len(), table.next_deadline()), (0, None));
     }
 

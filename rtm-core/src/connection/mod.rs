@@ -42,7 +42,6 @@ use std::{
 };
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     ClientConfig, ConnectionInfo, ConnectionState, Error, inbox::Inbox, outgoing::Outgoing, reply::ReplySlot,
@@ -92,17 +91,16 @@ pub(crate) enum Command {
     },
     /// Close cleanly; `done` fires once the socket is closed.
     Close { done: oneshot::Sender<()> },
-    /// Answers the held ack of `envelope_id` with `ack` (`None`: the answer is too large for
-    /// an ack, so only say whether it is still held). `done` is dropped unanswered when the
-    /// connection stops first.
+    /// Answers the held ack of `envelope_id` (`done`, when given, learns how). `done` is
+    /// dropped unanswered when the connection stops first.
     Answer {
         envelope_id: Box<str>,
-        ack: Option<Message>,
-        done: Option<oneshot::Sender<held_acks::Answer>>,
+        with: AckWith,
+        done: Option<oneshot::Sender<Answer>>,
     },
 }
 
-pub(crate) use held_acks::Answer;
+pub(crate) use held_acks::{AckWith, Answer};
 
 /// The way back to the connection task that received an envelope, for its held ack. Weak,
 /// so events still buffered or kept by the application never keep a connection open.
@@ -115,24 +113,24 @@ impl AckRoute {
     }
 
     /// Hands the answer to the connection; `None` when that connection is gone.
-    pub(crate) async fn answer(&self, envelope_id: &str, ack: Option<Message>) -> Option<Answer> {
+    pub(crate) async fn answer(&self, envelope_id: &str, with: AckWith) -> Option<Answer> {
         let (done, answered) = oneshot::channel();
         let command = Command::Answer {
             envelope_id: envelope_id.into(),
-            ack,
+            with,
             done: Some(done),
         };
         self.0.upgrade()?.send(command).ok()?;
         answered.await.ok()
     }
 
-    /// Releases the held ack now with `ack`, without waiting (a no-op when none is held or
-    /// the connection is gone).
-    pub(crate) fn release(&self, envelope_id: &str, ack: Message) {
+    /// Releases the held ack now, empty, without waiting (a no-op when none is held or the
+    /// connection is gone).
+    pub(crate) fn release(&self, envelope_id: &str) {
         if let Some(commands) = self.0.upgrade() {
             let _ = commands.send(Command::Answer {
                 envelope_id: envelope_id.into(),
-                ack: Some(ack),
+                with: AckWith::Nothing,
                 done: None,
             });
         }

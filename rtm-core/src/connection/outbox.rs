@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
-    held_acks::{Answer, HeldAcks},
+    held_acks::{AckWith, Answer, HeldAcks},
     pace::Pace,
     replies::Replies,
 };
@@ -126,10 +126,9 @@ impl Outbox {
         self.held.hold(envelope, empty_ack, deadline);
     }
 
-    /// The application's answer to a held ack (`None`: too large to send); the ack with the
-    /// answer is queued before any other frame.
-    pub(crate) fn answer(&mut self, envelope_id: &str, ack: Option<Message>) -> Answer {
-        let (answer, frame) = self.held.answer(envelope_id, ack);
+    /// The application's answer to a held ack; the ack is queued before any other frame.
+    pub(crate) fn answer(&mut self, envelope_id: &str, with: AckWith) -> Answer {
+        let (answer, frame) = self.held.answer(envelope_id, with);
         self.acks.extend(frame);
         answer
     }

@@ -196,9 +196,9 @@ impl<C: Connector> Driver<C> {
                 Some(Command::Send { frame, reply }) => self.outbox.push(Send { frame, reply }),
                 Some(Command::Answer {
                     envelope_id,
-                    ack,
+                    with,
                     done,
-                }) => self.answer(&envelope_id, ack, done),
+                }) => self.answer(&envelope_id, with, done),
             }
             if taken == COMMAND_BATCH || self.outbox.queued() >= MAX_QUEUED {
                 break;

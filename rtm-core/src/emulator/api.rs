@@ -21,6 +21,9 @@ const WS_PATH: &str = "/websocket/";
 /// Dispatches a request to a Web API method: records the call, applies injected faults,
 /// checks the token, then answers.
 pub(super) fn route(shared: &Shared, request: &Request) -> Response {
+    if let Some(id) = request.path.strip_prefix(super::response_url::PATH) {
+        return super::response_url::handle(shared, id, request);
+    }
     let Some(method) = request.path.strip_prefix("/api/") else {
         return Response::text(404, "not found");
     };

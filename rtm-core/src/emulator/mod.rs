@@ -41,6 +41,7 @@ mod http;
 mod inbound;
 mod methods;
 mod ratelimit;
+mod response_url;
 mod server;
 mod socket_mode;
 mod state;
@@ -68,6 +69,7 @@ pub use builder::{
     EmulatorBuilder,
 };
 
+pub use response_url::{RESPONSE_URL_MAX_USES, ResponseUrlPost};
 pub use socket_mode::{
     DEFAULT_ACK_TIMEOUT, DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_DISCONNECT_CLOSE_DELAY,
     DEFAULT_RETRY_SCHEDULE, DEFAULT_SOCKET_MODE_MAX_SOCKETS, DEFAULT_SOCKET_MODE_PING_INTERVAL,
@@ -162,6 +164,10 @@ impl Emulator {
 
     /// Socket Mode: pushes an envelope of `kind` (`slash_commands`, `interactive`, …) with
     /// `payload` to one open socket, once (never redelivered). Returns its `envelope_id`.
+    ///
+    /// As with Slack, `accepts_response_payload` is true for slash commands, view submissions
+    /// and block suggestions; slash commands and block actions get a `response_url` served by
+    /// the emulator ([`Emulator::response_url_posts`]).
     pub fn push_envelope(&self, kind: &str, payload: impl Serialize) -> String {
         let payload = serde_json::to_value(payload).unwrap_or(Value::Null);
         socket_mode::push_envelope(self.shared(), kind, payload)

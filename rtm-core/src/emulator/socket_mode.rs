@@ -351,10 +351,11 @@ impl SocketModeState {
 }
 
 /// Pushes an envelope of `kind` with `payload` to one socket; returns its `envelope_id`.
-pub(super) fn push_envelope(shared: &Shared, kind: &str, payload: Value) -> String {
+pub(super) fn push_envelope(shared: &Shared, kind: &str, mut payload: Value) -> String {
     let mut state = lock(&shared.socket_mode);
     let envelope_id = state.next_envelope_id();
-    let accepts_response_payload = kind != "events_api";
+    super::response_url::attach(shared, kind, &envelope_id, &mut payload);
+    let accepts_response_payload = super::response_url::accepts_response_payload(kind, &payload);
     let frame = json!({"envelope_id": envelope_id, "type": kind, "payload": payload,
                        "accepts_response_payload": accepts_response_payload});
     state.deliver(&frame);

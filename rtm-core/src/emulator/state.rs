@@ -61,6 +61,8 @@ pub(super) struct Shared {
     /// Acks received; waiters watch it.
     pub(super) acks_count: watch::Sender<usize>,
     pub(super) redelivery: super::socket_mode::Redelivery,
+    /// `response_url`s handed out and the POSTs they got.
+    pub(super) response_urls: super::response_url::ResponseUrls,
     clock: TsClock,
 }
 
@@ -94,6 +96,7 @@ impl Shared {
             socket_mode_ready: watch::Sender::new(0),
             acks_count: watch::Sender::new(0),
             redelivery: super::socket_mode::Redelivery::default(),
+            response_urls: super::response_url::ResponseUrls::default(),
             clock: TsClock::new(),
         }
     }
