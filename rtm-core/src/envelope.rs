@@ -146,3 +146,33 @@ impl fmt::Debug for Envelope {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_costs_an_event_one_pointer() {
+        // Socket Mode metadata is one optional shared pointer: RTM events pay 8 bytes.
+        assert_eq!(size_of::<Option<std::sync::Arc<Envelope>>>(), size_of::<usize>());
+        assert!(size_of::<crate::Event>() <= 64, "{}", size_of::<crate::Event>());
+    }
+
+    #[test]
+    fn an_empty_retry_reason_is_none_and_debug_shows_the_metadata() {
+        let first = Envelope::new("e1".into(), EnvelopeKind::EventsApi, 0, "", false);
+        assert_eq!(first.retry_reason(), None);
+        let retried = Envelope::new("e2".into(), EnvelopeKind::EventsApi, 1, "timeout", false);
+        assert_eq!(
+            (retried.retry_attempt(), retried.retry_reason()),
+            (1, Some("timeout"))
+        );
+        let debug = format!("{retried:?}");
+        assert!(debug.contains("e2") && debug.contains("timeout"), "{debug}");
+        assert_eq!(
+            EnvelopeKind::from_type("slash_commands"),
+            EnvelopeKind::SlashCommands
+        );
+        assert_eq!(EnvelopeKind::from_type("something_new"), EnvelopeKind::Other);
+    }
+}

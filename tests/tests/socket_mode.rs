@@ -1,4 +1,4 @@
-//! `SocketModeClient` against the bundled emulator: every envelope acked on receipt (even
+//! `SocketModeClient` against the bundled emulator: every envelope acked once (even
 //! unparseable ones, even while handlers are slow or panic), redeliveries deduped, a retry
 //! never delivered delivered, refresh through `disconnect` without loss or duplicates,
 //! `link_disabled` fatal, and one `#[rtm_event]` handler running over RTM and Socket Mode.
