@@ -35,6 +35,17 @@ pub const DEFAULT_MIN_CONNECT_INTERVAL: Duration = Duration::from_secs(1);
 /// makes before it gives up (rate-limit waits do not count). Later reconnects never give up
 /// on retryable errors.
 pub const DEFAULT_INITIAL_CONNECT_ATTEMPTS: u32 = 5;
+/// Sockets a [`SocketModeClient`](crate::SocketModeClient) keeps open at once. Slack hands
+/// each envelope to any one of an app's open sockets and recycles every socket every few
+/// hours; with two, one is always open while the other is being replaced or reconnects, so
+/// no event waits for a retry. More add little: each socket costs a Tier-1
+/// `apps.connections.open` call on every refresh and counts against Slack's limit of
+/// [`MAX_SOCKET_MODE_CONNECTIONS`] per app, which every process of the app, replacements
+/// being opened and dead registrations Slack has not noticed yet all share.
+pub const DEFAULT_SOCKET_MODE_CONNECTIONS: usize = 2;
+/// Slack's limit of simultaneous Socket Mode sockets per app; more are refused with
+/// `too_many_websockets`.
+pub const MAX_SOCKET_MODE_CONNECTIONS: usize = 10;
 
 /// Socket Mode: how long the client holds back the ack of an envelope that takes a response
 /// payload (slash commands, `view_submission`, `block_suggestion`) for the application's
@@ -67,6 +78,7 @@ pub struct ClientConfig {
     pub(crate) initial_connect_attempts: u32,
     pub(crate) send_pace: Option<(Duration, u32)>,
     pub(crate) response_budget: Duration,
+    pub(crate) socket_mode_connections: usize,
 }
 
 impl ClientConfig {
@@ -87,6 +99,7 @@ impl ClientConfig {
             initial_connect_attempts: DEFAULT_INITIAL_CONNECT_ATTEMPTS,
             send_pace: None,
             response_budget: DEFAULT_RESPONSE_BUDGET,
+            socket_mode_connections: DEFAULT_SOCKET_MODE_CONNECTIONS,
         }
     }
 
@@ -124,6 +137,11 @@ impl ClientConfig {
     /// The reply timeout applied to every send.
     pub fn reply_timeout(&self) -> Duration {
         self.reply_timeout
+    }
+
+    /// How many sockets a [`SocketModeClient`](crate::SocketModeClient) keeps open.
+    pub fn socket_mode_connections(&self) -> usize {
+        self.socket_mode_connections
     }
 
     /// Whether a URL may be used: https/wss always; http/ws only for loopback hosts unless
@@ -173,6 +191,7 @@ pub struct ClientConfigBuilder {
     initial_connect_attempts: u32,
     send_pace: Option<(Duration, u32)>,
     response_budget: Duration,
+    socket_mode_connections: usize,
 }
 
 impl ClientConfigBuilder {
@@ -300,11 +319,23 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// How many sockets a [`SocketModeClient`](crate::SocketModeClient) keeps open at once,
+    /// 1 to [`MAX_SOCKET_MODE_CONNECTIONS`] (default [`DEFAULT_SOCKET_MODE_CONNECTIONS`], which
+    /// explains why two). Each socket has its own keepalive and reconnects on its own; all
+    /// feed one reader, and an event Slack delivers on two of them is read once. The client
+    /// opens them one after another, never in a burst. An [`RtmClient`](crate::RtmClient)
+    /// ignores this: RTM has one socket.
+    pub fn socket_mode_connections(mut self, sockets: usize) -> Self {
+        self.socket_mode_connections = sockets;
+        self
+    }
+
     /// Validates and builds the configuration.
     ///
     /// # Errors
-    /// [`Error::Config`] for an unparsable or insecure URL, an empty token, a zero buffer, or
-    /// a keepalive timeout not above the interval.
+    /// [`Error::Config`] for an unparsable or insecure URL, an empty token, a zero buffer, a
+    /// keepalive timeout not above the interval, or a number of Socket Mode connections
+    /// outside 1 to [`MAX_SOCKET_MODE_CONNECTIONS`].
     pub fn build(self) -> Result<ClientConfig, Error> {
         if self.token.expose().trim().is_empty() {
             return Err(Error::Config("the token is empty".into()));
@@ -320,6 +351,7 @@ impl ClientConfigBuilder {
                 "keepalive_timeout must be greater than a non-zero keepalive_interval".into(),
             ));
         }
+        check_socket_mode_connections(self.socket_mode_connections)?;
         Ok(ClientConfig {
             token: self.token,
             api_url,
@@ -335,7 +367,19 @@ impl ClientConfigBuilder {
             initial_connect_attempts: self.initial_connect_attempts,
             send_pace: self.send_pace.map(|(interval, burst)| (interval, burst.max(1))),
             response_budget: self.response_budget,
+            socket_mode_connections: self.socket_mode_connections,
         })
+    }
+}
+
+/// Refuses a number of Socket Mode sockets Slack would not allow (or that opens none).
+pub(crate) fn check_socket_mode_connections(sockets: usize) -> Result<(), Error> {
+    if (1..=MAX_SOCKET_MODE_CONNECTIONS).contains(&sockets) {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "socket_mode_connections must be 1 to {MAX_SOCKET_MODE_CONNECTIONS} (Slack's limit per app), not {sockets}"
+        )))
     }
 }
 
@@ -402,6 +446,25 @@ mod tests {
         );
         assert_eq!(config(Duration::from_millis(300)), Duration::from_millis(300));
         assert_eq!(config(Duration::from_secs(10)), MAX_RESPONSE_BUDGET);
+    }
+
+    #[test]
+    fn socket_mode_connections_default_to_two_and_stay_within_slacks_limit() {
+        let build = |n| ClientConfig::builder("x").socket_mode_connections(n).build();
+        assert_eq!(
+            ClientConfig::builder("x")
+                .build()
+                .unwrap()
+                .socket_mode_connections(),
+            2
+        );
+        for ok in [1, 2, 10] {
+            assert_eq!(build(ok).unwrap().socket_mode_connections(), ok);
+        }
+        for bad in [0, 11] {
+            let err = build(bad).unwrap_err();
+            assert!(matches!(&err, Error::Config(m) if m.contains("1 to 10")), "{err}");
+        }
     }
 
     #[test]

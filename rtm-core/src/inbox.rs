@@ -110,7 +110,8 @@ impl Inbox {
     /// Marks the reader as blocked until the returned guard is dropped.
     pub(crate) fn reader_blocked(&self) -> BlockedGuard<'_> {
         self.reader_blocked.store(true, Ordering::Release);
-        self.blocked.notify_one();
+        // Every connection task feeding this inbox may be waiting (Socket Mode has several).
+        self.blocked.notify_waiters();
         BlockedGuard(self)
     }
 
@@ -149,7 +150,9 @@ impl Inbox {
             }
         };
         if matches!(take, Take::Events(_)) {
-            self.writable.notify_one();
+            // Wakes every paused connection task: with one woken, another could stay paused
+            // with room free and its socket's events unread.
+            self.writable.notify_waiters();
         }
         take
     }

@@ -96,18 +96,19 @@ pub struct Events {
     inner: BoxStream<'static, Result<Event, Error>>,
 }
 
-/// What the stream holds: the connection's shared state, and a command sender so that the
-/// connection stays open while the stream is alive (like a client handle).
+/// What the stream holds: the connection's shared state, and the client's command
+/// sender(s) so that the connection stays open while the stream is alive (like a client
+/// handle).
 struct Source {
     shared: Arc<Shared>,
-    _keep_open: mpsc::UnboundedSender<Command>,
+    _keep_open: Box<dyn std::any::Any + Send + Sync>,
 }
 
 impl Events {
-    pub(crate) fn new(shared: Arc<Shared>, keep_open: mpsc::UnboundedSender<Command>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, keep_open: impl std::any::Any + Send + Sync) -> Self {
         let source = Source {
             shared,
-            _keep_open: keep_open,
+            _keep_open: Box::new(keep_open),
         };
         let inner = futures::stream::unfold(Some((source, Batch::default())), |state| async move {
             let (source, mut batch) = state?;

@@ -33,9 +33,19 @@ pub const BOT_TOKEN_ENV: &str = "SLACK_BOT_TOKEN";
 ///
 /// Socket Mode only *receives*: events, slash commands and interactions arrive as envelopes
 /// on a websocket opened with an app-level token (`xapp-…`), and everything the bot says goes
-/// through the Web API with its bot token ([`web`](Self::web)). Like
-/// [`RtmClient`](crate::RtmClient), it is a cheap handle to one background task that owns
-/// the socket, keeps it alive with websocket pings and replaces it when it drops.
+/// through the Web API with its bot token ([`web`](Self::web)). It is a cheap handle to
+/// background tasks, one per socket, that keep the sockets alive with websocket pings and
+/// replace them when they drop.
+///
+/// **Several sockets.** Slack hands each envelope to any one of an app's open sockets and
+/// recycles every socket every few hours. The client keeps
+/// [`socket_mode_connections`](crate::ClientConfigBuilder::socket_mode_connections) sockets
+/// open (default [`DEFAULT_SOCKET_MODE_CONNECTIONS`](crate::DEFAULT_SOCKET_MODE_CONNECTIONS),
+/// 2), so one is open while another is replaced or reconnects. [`connect`](Self::connect)
+/// returns once the first said `hello`; the others open one after another in the background
+/// (failures are logged and retried with backoff). Each socket has its own keepalive,
+/// reconnects and make-before-break; all feed one reader. Events from different sockets have
+/// no defined order between them.
 ///
 /// What the client does for you:
 /// - **Acknowledges every envelope** once, in the connection task: a slow, failing or
@@ -47,15 +57,21 @@ pub const BOT_TOKEN_ENV: &str = "SLACK_BOT_TOKEN";
 ///   [`respond`](Self::respond) or releases them with [`ack`](Self::ack), and at the latest
 ///   when the [response budget](crate::ClientConfigBuilder::response_budget) runs out
 ///   (default 2 s, never more than 2.5 s, inside Slack's 3-second window), with an empty ack.
-/// - **Delivers each event once**: Slack redelivers `events_api` envelopes it considers
+/// - **Delivers each event once**, whichever socket it arrives on: Slack redelivers `events_api` envelopes it considers
 ///   unacknowledged; the client remembers `payload.event_id`s for 10 minutes (longer than
 ///   Slack's last retry at 5 minutes, with a bounded number of ids) and drops repeats. A
 ///   retry of an event never delivered before (it came while no socket was open) is
 ///   delivered.
 /// - **Handles `disconnect`**: on `warning` or `refresh_requested` it opens the next socket
-///   before letting the old one go (make before break); on `too_many_websockets` it backs
-///   off before reconnecting; `link_disabled` (Socket Mode switched off for the app) stops it
-///   with [`Error::LinkDisabled`].
+///   before letting the old one go (make before break), so during a refresh the client holds
+///   one socket more, briefly; on `too_many_websockets` that socket backs off before
+///   reconnecting while the others keep delivering; `link_disabled` (Socket Mode switched off
+///   for the app) on any socket stops the whole client with [`Error::LinkDisabled`].
+///
+/// **State.** [`state`](Self::state) is the client's, not one socket's: `Connected` while at
+/// least one socket is open, `Reconnecting` only when none is (its cause is the latest loss),
+/// `Closed` once every socket is closed. [`open_sockets`](Self::open_sockets) tells how many
+/// are open; [`stats`](Self::stats) add up every socket's counters.
 ///
 /// What [`read`](Self::read) and [`events`](Self::events) return: for an `events_api`
 /// envelope, its inner event (`payload.event`, e.g. a `message`), so RTM handlers work
@@ -93,7 +109,8 @@ pub const BOT_TOKEN_ENV: &str = "SLACK_BOT_TOKEN";
 #[derive(Clone)]
 pub struct SocketModeClient {
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<Command>,
+    /// One command channel per socket's task, in socket order.
+    commands: Arc<[mpsc::UnboundedSender<Command>]>,
     web: WebClient,
     auth: Arc<AuthTest>,
     /// For `response_url` posts: the shared HTTP client (no token) and the URL rules.
@@ -103,14 +120,16 @@ pub struct SocketModeClient {
 
 impl SocketModeClient {
     /// Checks the bot token with `auth.test`, then calls `apps.connections.open` with
-    /// `app_token`, opens the websocket and returns once Slack's `hello` arrived. `config`
+    /// `app_token`, opens the first websocket and returns once Slack's `hello` arrived on it;
+    /// the client's other sockets open one after another in the background. `config`
     /// carries the **bot** token (for the Web API) and every other option (base URL,
-    /// timeouts, buffer size).
+    /// timeouts, buffer size, number of sockets).
     ///
     /// # Errors
     /// [`Error::SocketModeRefused`] with Slack's code (`invalid_auth`, …) when Slack refuses
-    /// the app token; [`Error::Config`] when `auth.test` refuses the bot token; otherwise the
-    /// last transport error after the bounded retries.
+    /// the app token; [`Error::Config`] when `auth.test` refuses the bot token or the number
+    /// of sockets is outside 1 to [`MAX_SOCKET_MODE_CONNECTIONS`](crate::MAX_SOCKET_MODE_CONNECTIONS);
+    /// otherwise the last transport error after the bounded retries.
     pub async fn connect(
         app_token: impl Into<Token>,
         config: ClientConfig,
@@ -119,6 +138,7 @@ impl SocketModeClient {
         if app_token.expose().trim().is_empty() {
             return Err(Error::Config("the app token is empty".into()));
         }
+        crate::config::check_socket_mode_connections(config.socket_mode_connections)?;
         let web = WebClient::from_config(&config).map_err(|e| Error::Config(e.to_string()))?;
         let auth = web.auth_test().await.map_err(|e| match e.slack_code() {
             Some(code) if !e.is_retryable() => Error::Config(format!(
@@ -139,7 +159,7 @@ impl SocketModeClient {
         let (shared, commands) = connection::start_socket_mode((*config).clone(), app_token, info).await?;
         Ok(SocketModeClient {
             shared,
-            commands,
+            commands: commands.into(),
             web,
             auth: Arc::new(auth),
             http,
@@ -300,21 +320,38 @@ impl SocketModeClient {
         reply
     }
 
-    /// The connection's lifecycle, observable without polling.
+    /// The client's lifecycle, observable without polling: `Connected` while at least one
+    /// socket is open, `Reconnecting` only when none is, `Closed` once all are closed.
     pub fn state(&self) -> watch::Receiver<ConnectionState> {
         self.shared.state.subscribe()
     }
 
-    /// A snapshot of the client's counters (events, malformed frames, reconnects, …).
+    /// How many of the client's sockets are open now (said `hello`, not lost): normally
+    /// [`ClientConfig::socket_mode_connections`]; fewer while some reconnect or have not
+    /// opened yet. A socket being replaced counts once.
+    pub fn open_sockets(&self) -> usize {
+        self.shared.fleet.open()
+    }
+
+    /// A snapshot of the client's counters (events, malformed frames, reconnects, …), summed
+    /// over its sockets.
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot()
     }
 
-    /// Closes the websocket cleanly (acknowledgements still queued or held for an answer are
-    /// written first, empty) and stops reconnecting. Readers drain what is buffered and then see the end (`Ok(None)`).
+    /// Closes every socket cleanly (acknowledgements still queued or held for an answer are
+    /// written first, empty, each on its socket) and stops reconnecting; returns once all are
+    /// closed. Readers drain what is buffered and then see the end (`Ok(None)`) once.
     pub async fn disconnect(&self) {
-        let (done, closed) = oneshot::channel();
-        if self.commands.send(Command::Close { done }).is_ok() {
+        // Asked all at once, so the sockets close together.
+        let mut closing = Vec::with_capacity(self.commands.len());
+        for commands in self.commands.iter() {
+            let (done, closed) = oneshot::channel();
+            if commands.send(Command::Close { done }).is_ok() {
+                closing.push(closed);
+            }
+        }
+        for closed in closing {
             let _ = closed.await;
         }
     }

@@ -8,7 +8,11 @@ use std::{
 use crate::Error;
 
 /// Where the client is in its lifecycle. Observe it without polling through
-/// [`RtmClient::state`](crate::RtmClient::state), a `tokio::sync::watch` receiver.
+/// [`RtmClient::state`](crate::RtmClient::state) or
+/// [`SocketModeClient::state`](crate::SocketModeClient::state), a `tokio::sync::watch`
+/// receiver. A Socket Mode client with several sockets reports itself, not one socket: it is
+/// `Connected` while at least one socket is open, `Reconnecting` only when none is, and
+/// `Closed` once every socket is closed.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ConnectionState {
@@ -101,9 +105,10 @@ pub struct Stats {
     pub malformed_frames: u64,
     /// Replies to frames whose sender had already given up or was gone.
     pub unmatched_replies: u64,
-    /// `rtm.connect` calls made.
+    /// `rtm.connect` (or, for Socket Mode, `apps.connections.open`) calls made, by every
+    /// socket of the client.
     pub connect_calls: u64,
-    /// Connections established after the first one.
+    /// Connections established after each socket's first one.
     pub reconnects: u64,
 }
 

@@ -28,12 +28,22 @@ async fn start(builder: EmulatorBuilder) -> Emulator {
     builder.start().await.expect("emulator starts")
 }
 
+/// A client with the default number of sockets (two), once both are open.
 async fn socket_client(emulator: &Emulator) -> SocketModeClient {
-    let bot = config(emulator).build().expect("valid config");
+    socket_client_with(emulator, rtm_core::DEFAULT_SOCKET_MODE_CONNECTIONS).await
+}
+
+/// A client with `sockets` sockets, once all are open. Tests that assert the order of
+/// envelopes use one: Slack defines no order between envelopes on different sockets.
+async fn socket_client_with(emulator: &Emulator, sockets: usize) -> SocketModeClient {
+    let bot = config(emulator)
+        .socket_mode_connections(sockets)
+        .build()
+        .expect("valid config");
     let client = within("connect", SocketModeClient::connect(emulator.app_token(), bot))
         .await
         .expect("client connects");
-    assert!(emulator.wait_for_socket_mode_connections(1, WAIT).await);
+    assert!(emulator.wait_for_socket_mode_connections(sockets, WAIT).await);
     client
 }
 
@@ -72,7 +82,7 @@ fn acked_ids(emulator: &Emulator) -> Vec<String> {
 #[tokio::test]
 async fn every_envelope_is_acked_once_including_unparseable_ones() {
     let emulator = start(Emulator::builder()).await;
-    let client = socket_client(&emulator).await;
+    let client = socket_client_with(&emulator, 1).await;
 
     emulator.push_event_envelope(message("one"));
     let slash = emulator.push_envelope("slash_commands", json!({"command": "/deploy", "text": "now"}));
@@ -121,7 +131,7 @@ async fn a_redelivered_event_is_acked_but_delivered_once_and_a_retry_never_deliv
         start(Emulator::builder().socket_mode_retries(Duration::from_millis(100), [Duration::ZERO])).await;
     // Pushed while no socket is open: its retry (retry_attempt 1) is its only delivery.
     emulator.push_event_envelope(message("sent while offline"));
-    let client = socket_client(&emulator).await;
+    let client = socket_client_with(&emulator, 1).await;
     let got = read_messages(&client, 1).await;
     assert_eq!(text_of(&got[0]), "sent while offline");
 
@@ -208,8 +218,8 @@ async fn link_disabled_stops_the_client_with_a_typed_error() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         emulator.socket_mode_sockets_opened(),
-        1,
-        "no reconnect after link_disabled"
+        2,
+        "no reconnect after link_disabled (of either socket)"
     );
 }
 
@@ -230,7 +240,9 @@ async fn a_wrong_app_token_is_refused_with_slacks_code() {
 #[tokio::test]
 async fn too_many_websockets_backs_off_instead_of_storming() {
     let emulator = start(Emulator::builder().socket_mode_max_sockets(0)).await;
+    // One socket: the bound below is one socket's backoff (socket_mode_sockets.rs has two).
     let bot = config(&emulator)
+        .socket_mode_connections(1)
         .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(200))
         .build()
         .unwrap();

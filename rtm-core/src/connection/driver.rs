@@ -1,6 +1,11 @@
 //! The driver: gets a connection (one retry policy for the first connect and for
 //! reconnects), runs a session on it, replaces it when it ends, and stops for good on a
 //! close request or a fatal error. It knows nothing of any wire protocol.
+//!
+//! A client has one driver per socket ([`start`] spawns them); each has its own command
+//! channel, outbox, keepalive and retry policy, and they meet only in [`Shared`] (the inbox,
+//! the counters, and the fleet's state and end). Each runs in a `connection` span with its
+//! index, so its logs say which socket they are about.
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,12 +14,13 @@ use tokio::{
     sync::{mpsc, oneshot, watch},
     time::Instant,
 };
-use tracing::{debug, info, warn};
+use tracing::{Instrument, Span, debug, info, info_span, warn};
 
 use super::{
     AckRoute, Command, Shared,
     backoff::{ReconnectPacer, Retry, RetryPolicy},
     dial::{Connected, Connector},
+    fleet::{Fleet, SocketState},
     outbox::{Outbox, Send},
 };
 use crate::{
@@ -34,6 +40,8 @@ pub(super) struct Timing {
 }
 
 pub(super) struct Driver<C: Connector> {
+    /// Which of the client's sockets this driver owns (0 for RTM's only one).
+    index: usize,
     pub(super) shared: Arc<Shared>,
     pub(super) connector: Arc<C>,
     pub(super) commands: mpsc::UnboundedReceiver<Command>,
@@ -44,6 +52,9 @@ pub(super) struct Driver<C: Connector> {
     retry: RetryPolicy,
     /// The process-wide reconnect pace (its own in tests, whose clocks may be paused).
     pacer: Arc<ReconnectPacer>,
+    /// Lets the next driver open its socket: fired at this one's first `hello`, dropped when
+    /// it stops.
+    go_next: Option<oneshot::Sender<()>>,
 }
 
 /// Why a session ended.
@@ -61,30 +72,39 @@ pub(super) enum SessionEnd<S> {
     Fatal(Error),
 }
 
-/// Connects (retrying per the first-connect policy), records `hello`, and spawns the driver.
+/// Connects one socket (retrying per the first-connect policy), records its `hello`, and
+/// spawns `sockets` drivers: the first on that socket, each other one opening its own once the
+/// one before it said `hello` (or stopped), so a client never opens its sockets in a burst.
+/// Returns each driver's command sender, in socket order.
 pub(crate) async fn start<C: Connector>(
     connector: Arc<C>,
     config: &ClientConfig,
     counters: Arc<Counters>,
     pacer: Arc<ReconnectPacer>,
-) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
+    sockets: usize,
+) -> Result<(Arc<Shared>, Vec<mpsc::UnboundedSender<Command>>), Error> {
+    let sockets = sockets.max(1);
     let mut retry = RetryPolicy::first_connect(
         config.backoff_base,
         config.backoff_max,
         config.initial_connect_attempts,
     );
-    let connected = loop {
-        match connector.clone().connect().await {
-            Ok(connected) => break connected,
-            Err(error) => match retry.on_failure(&error) {
-                Retry::After(wait) => tokio::time::sleep(wait).await,
-                Retry::GiveUp => return Err(error),
-            },
+    let connected = async {
+        loop {
+            match connector.clone().connect().await {
+                Ok(connected) => return Ok(connected),
+                Err(error) => match retry.on_failure(&error) {
+                    Retry::After(wait) => tokio::time::sleep(wait).await,
+                    Retry::GiveUp => return Err(error),
+                },
+            }
         }
-    };
+    }
+    .instrument(span(0))
+    .await?;
     retry.connected();
 
-    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..sockets).map(|_| mpsc::unbounded_channel()).unzip();
     let (state, _) = watch::channel(ConnectionState::Connecting);
     let shared = Arc::new(Shared {
         inbox: Inbox::new(config.event_buffer),
@@ -92,28 +112,77 @@ pub(crate) async fn start<C: Connector>(
         counters,
         info: std::sync::Mutex::new(Arc::new(connected.info.clone())),
         reply_timeout: config.reply_timeout,
+        fleet: Fleet::new(&senders),
     });
-    let mut driver = Driver {
-        shared: shared.clone(),
-        connector,
-        commands,
-        outbox: Outbox::new(config.reply_timeout, config.send_pace),
-        timing: Timing {
-            keepalive_interval: config.keepalive_interval,
-            keepalive_timeout: config.keepalive_timeout,
-            response_budget: config.response_budget,
-        },
-        route: AckRoute::new(&commands_tx),
-        retry,
-        pacer,
-    };
-    // Recorded before `connect()` returns, so state, stats and readers agree with it.
-    driver.on_connected(&connected);
-    tokio::spawn(driver.run(connected.socket));
-    Ok((shared, commands_tx))
+    let mut first = Some((connected, retry));
+    let mut turn: Option<oneshot::Receiver<()>> = None;
+    for (index, commands) in receivers.into_iter().enumerate() {
+        let (go_next, next_turn) = if index + 1 < sockets {
+            let (go, turn) = oneshot::channel();
+            (Some(go), Some(turn))
+        } else {
+            (None, None)
+        };
+        let mut driver = Driver {
+            index,
+            shared: shared.clone(),
+            connector: connector.clone(),
+            commands,
+            outbox: Outbox::new(config.reply_timeout, config.send_pace),
+            timing: Timing {
+                keepalive_interval: config.keepalive_interval,
+                keepalive_timeout: config.keepalive_timeout,
+                response_budget: config.response_budget,
+            },
+            route: AckRoute::new(&senders[index]),
+            // Replaced for the first driver; the others retry without limit from the start.
+            retry: RetryPolicy::first_connect(config.backoff_base, config.backoff_max, 1),
+            pacer: pacer.clone(),
+            go_next,
+        };
+        match (first.take(), turn.take()) {
+            (Some((connected, retry)), _) => {
+                driver.retry = retry;
+                // Recorded before `connect()` returns, so state, stats and readers agree.
+                driver.on_connected(&connected);
+                tokio::spawn(driver.run(connected.socket).instrument(span(index)));
+            }
+            (None, Some(turn)) => {
+                driver.retry.connected();
+                tokio::spawn(driver.open_after(turn).instrument(span(index)));
+            }
+            (None, None) => unreachable!("every driver after the first waits its turn"),
+        }
+        turn = next_turn;
+    }
+    Ok((shared, senders))
+}
+
+/// The span a driver's logs carry: which of the client's sockets they are about.
+fn span(index: usize) -> Span {
+    info_span!("connection", index)
 }
 
 impl<C: Connector> Driver<C> {
+    /// A driver after the first: opens its socket when `turn` comes (the previous driver's
+    /// `hello`, or its end), retrying transient failures without limit, then runs.
+    async fn open_after(mut self, turn: oneshot::Receiver<()>) {
+        let delay = self.retry.after_loss();
+        let first = self.attempt_after(delay);
+        let attempt: Attempt<C::Socket> = Box::pin(async move {
+            let _ = turn.await;
+            first.await
+        });
+        match self.connect_until(attempt).await {
+            Ok(connected) => {
+                self.on_connected(&connected);
+                self.run(connected.socket).await;
+            }
+            Err(Ok(done)) => self.finish(Ok(()), done),
+            Err(Err(error)) => self.finish(Err(error), None),
+        }
+    }
+
     async fn run(mut self, mut socket: C::Socket) {
         loop {
             let end = self.session(socket).await;
@@ -129,8 +198,7 @@ impl<C: Connector> Driver<C> {
                 SessionEnd::Lost { cause, next } => {
                     info!(%cause, "connection lost; reconnecting");
                     self.shared
-                        .state
-                        .send_replace(ConnectionState::Reconnecting { cause: cause.clone() });
+                        .set_socket(self.index, SocketState::Lost(cause.clone()));
                     match self.reconnect(next, &cause).await {
                         Ok(next) => next,
                         Err(Ok(done)) => return self.finish(Ok(()), done),
@@ -148,8 +216,11 @@ impl<C: Connector> Driver<C> {
         debug!(team = %connected.info.team.id, user = %connected.info.self_user.id, "connected");
         self.retry.connected();
         *self.shared.info.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(connected.info.clone());
-        self.shared.state.send_replace(ConnectionState::Connected);
+        self.shared.set_socket(self.index, SocketState::Open);
         Counters::add(&self.shared.counters.events, connected.first_events.len() as u64);
+        if let Some(go) = self.go_next.take() {
+            let _ = go.send(());
+        }
         // `hello` and any events that came before it, as one unit.
         self.shared.inbox.extend(connected.first_events.iter().cloned());
         for ack in &connected.first_acks {
@@ -157,7 +228,9 @@ impl<C: Connector> Driver<C> {
         }
     }
 
-    /// Stops for good: readers drain what is buffered and then see `result`.
+    /// Stops this driver for good. The last of the client's drivers to stop ends the stream:
+    /// readers drain what is buffered and then see `result` (or another driver's error); an
+    /// error stops the other drivers too.
     fn finish(mut self, result: Result<(), Error>, done: Option<oneshot::Sender<()>>) {
         match &result {
             Ok(()) => debug!("client closed"),
@@ -181,10 +254,8 @@ impl<C: Connector> Driver<C> {
                 Command::Answer { .. } => {}
             }
         }
-        self.shared.state.send_replace(ConnectionState::Closed {
-            error: result.as_ref().err().cloned(),
-        });
-        self.shared.inbox.end(result);
+        self.go_next = None;
+        self.shared.driver_stopped(self.index, result);
         if let Some(done) = done {
             let _ = done.send(());
         }
@@ -196,7 +267,7 @@ impl<C: Connector> Driver<C> {
         in_flight: Option<Attempt<C::Socket>>,
         cause: &DisconnectCause,
     ) -> Result<Connected<C::Socket>, Result<Option<oneshot::Sender<()>>, Error>> {
-        let mut attempt = match in_flight {
+        let attempt = match in_flight {
             Some(attempt) => attempt,
             None => {
                 let delay = if cause.needs_backoff() {
@@ -209,6 +280,15 @@ impl<C: Connector> Driver<C> {
                 self.attempt_after(delay)
             }
         };
+        self.connect_until(attempt).await
+    }
+
+    /// Awaits `attempt`, retrying per the policy, until connected, closed on request
+    /// (`Err(Ok)`) or a fatal error (`Err(Err)`).
+    async fn connect_until(
+        &mut self,
+        mut attempt: Attempt<C::Socket>,
+    ) -> Result<Connected<C::Socket>, Result<Option<oneshot::Sender<()>>, Error>> {
         loop {
             match self.serve_commands_while(attempt).await.map_err(Ok)? {
                 Ok(connected) => return Ok(connected),

@@ -1,6 +1,8 @@
-//! The connection core: one task owns the socket. Handles talk to it through a command
-//! channel; it talks back through the inbox (events), reply slots (replies) and a `watch`
-//! channel (lifecycle).
+//! The connection core: one task (a driver) owns each socket. Handles talk to it through a
+//! command channel; it talks back through the inbox (events), reply slots (replies) and a
+//! `watch` channel (lifecycle). An RTM client has one driver; a Socket Mode client has one per
+//! socket, each with its own command channel, all sharing one inbox, one state and one
+//! protocol object (so one dedupe).
 //!
 //! One file per concern:
 //! - `protocol`: the seam: what a wire protocol provides ([`protocol::Protocol`]).
@@ -8,6 +10,7 @@
 //! - `socket_mode`: Socket Mode's implementation (acks, dedupe, `disconnect`).
 //! - `dial`: one connection attempt (URL, handshake, `hello`) and where sockets come from.
 //! - `driver`: attempts, the retry policy, replacement on `goodbye`, stopping.
+//! - `fleet`: a client's drivers as one: its state, its end, a fatal error stopping all.
 //! - `session`: one socket's loop.
 //! - `wire`: reads and writes driven from one poll, so no write blocks the session.
 //! - `outbox`: what to write next, in order; ids and reply registration.
@@ -21,6 +24,7 @@
 mod backoff;
 mod dial;
 mod driver;
+mod fleet;
 mod held_acks;
 mod keepalive;
 mod outbox;
@@ -55,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     pub(crate) info: Mutex<Arc<ConnectionInfo>>,
     pub(crate) reply_timeout: Duration,
+    /// The drivers feeding this state: each one's socket, who still runs, the first error.
+    pub(crate) fleet: fleet::Fleet,
 }
 
 impl Shared {
@@ -144,25 +150,33 @@ pub(crate) async fn start(
     config: ClientConfig,
 ) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
     let protocol = rtm::Rtm::new(config.clone());
-    start_with(config, protocol).await
+    let (shared, mut commands) = start_with(config, protocol, 1).await?;
+    Ok((shared, commands.swap_remove(0)))
 }
 
-/// Connects over Socket Mode with `app_token` (retrying transient failures a bounded number
-/// of times) and spawns the connection task; `info` is who the bot token belongs to.
+/// Connects over Socket Mode with `app_token` and spawns one driver per socket
+/// ([`ClientConfig::socket_mode_connections`]); `info` is who the bot token belongs to. Returns
+/// once the first socket said `hello` (its connect retries transient failures a bounded number
+/// of times); the others open one after another in the background. The senders are the
+/// drivers', in socket order.
 pub(crate) async fn start_socket_mode(
     config: ClientConfig,
     app_token: crate::Token,
     info: ConnectionInfo,
-) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
+) -> Result<(Arc<Shared>, Vec<mpsc::UnboundedSender<Command>>), Error> {
+    let sockets = config.socket_mode_connections;
+    crate::config::check_socket_mode_connections(sockets)?;
     let protocol = socket_mode::SocketMode::new(config.clone(), app_token, info);
-    start_with(config, protocol).await
+    start_with(config, protocol, sockets).await
 }
 
-/// The connection core over `protocol`, with the process's HTTP client and reconnect pace.
+/// The connection core over `protocol` with `sockets` drivers, the process's HTTP client and
+/// reconnect pace. The drivers share one dialer, hence one protocol object.
 async fn start_with<P: protocol::Protocol>(
     config: ClientConfig,
     protocol: P,
-) -> Result<(Arc<Shared>, mpsc::UnboundedSender<Command>), Error> {
+    sockets: usize,
+) -> Result<(Arc<Shared>, Vec<mpsc::UnboundedSender<Command>>), Error> {
     let http = web_api::http_client()?;
     let counters = Arc::new(Counters::default());
     let dialer = dial::Dialer::new(config.clone(), protocol, http, counters.clone());
@@ -171,6 +185,7 @@ async fn start_with<P: protocol::Protocol>(
         &config,
         counters,
         backoff::RECONNECT_PACER.clone(),
+        sockets,
     )
     .await
 }

@@ -92,6 +92,8 @@ struct Harness<P = Rtm> {
     servers: mpsc::UnboundedReceiver<Ws>,
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
+    /// Every driver's commands, in socket order (`commands` is the first's).
+    all_commands: Vec<mpsc::UnboundedSender<Command>>,
 }
 
 fn config() -> crate::ClientConfigBuilder {
@@ -107,7 +109,7 @@ async fn start_with(pipe_bytes: usize, failures: Vec<Error>) -> Harness {
 }
 
 async fn start_config(config: ClientConfig, pipe_bytes: usize, failures: Vec<Error>) -> Harness {
-    start_protocol(Rtm::new(config.clone()), config, pipe_bytes, failures).await
+    start_protocol(Rtm::new(config.clone()), config, pipe_bytes, failures, 1).await
 }
 
 async fn start_protocol<P: Protocol>(
@@ -115,6 +117,7 @@ async fn start_protocol<P: Protocol>(
     config: ClientConfig,
     pipe_bytes: usize,
     failures: Vec<Error>,
+    sockets: usize,
 ) -> Harness<P> {
     let (servers_tx, servers) = mpsc::unbounded_channel();
     let pipes = Arc::new(Pipes {
@@ -125,14 +128,21 @@ async fn start_protocol<P: Protocol>(
         pipe_bytes,
     });
     let pacer = Arc::new(ReconnectPacer::new(100, 20));
-    let (shared, commands) = driver::start(pipes.clone(), &config, Arc::new(Counters::default()), pacer)
-        .await
-        .unwrap();
+    let (shared, all_commands) = driver::start(
+        pipes.clone(),
+        &config,
+        Arc::new(Counters::default()),
+        pacer,
+        sockets,
+    )
+    .await
+    .unwrap();
     Harness {
         pipes,
         servers,
         shared,
-        commands,
+        commands: all_commands[0].clone(),
+        all_commands,
     }
 }
 
@@ -170,10 +180,17 @@ impl<P: Protocol> Harness<P> {
         self.pipes.attempts.lock().unwrap().clone()
     }
 
+    /// Closes every driver, as `SocketModeClient::disconnect` does.
     async fn disconnect(&self) {
-        let (done, closed) = oneshot::channel();
-        self.commands.send(Command::Close { done }).ok().unwrap();
-        closed.await.unwrap();
+        let mut closing = Vec::new();
+        for commands in &self.all_commands {
+            let (done, closed) = oneshot::channel();
+            commands.send(Command::Close { done }).ok().unwrap();
+            closing.push(closed);
+        }
+        for closed in closing {
+            closed.await.unwrap();
+        }
     }
 }
 
@@ -470,11 +487,16 @@ async fn a_reader_waiting_on_a_reply_behind_a_full_buffer_gets_it_after_the_stal
 
 // Socket Mode over the same core.
 
+/// One socket, whatever the config says.
 async fn start_socket_mode(config: ClientConfig) -> Harness<SocketMode> {
+    start_sockets(config, 1).await
+}
+
+async fn start_sockets(config: ClientConfig, sockets: usize) -> Harness<SocketMode> {
     let info: ConnectionInfo =
         serde_json::from_str(r#"{"self":{"id":"U1","name":"bot"},"team":{"id":"T1"}}"#).unwrap();
     let protocol = SocketMode::new(config.clone(), crate::Token::from("xapp-test"), info);
-    start_protocol(protocol, config, 64 * 1024, Vec::new()).await
+    start_protocol(protocol, config, 64 * 1024, Vec::new(), sockets).await
 }
 
 fn envelope(envelope_id: &str, event_id: &str, text: &str) -> Message {
@@ -619,6 +641,318 @@ async fn socket_mode_probes_with_websocket_pings_and_drops_a_silent_peer() {
     assert_eq!(attempts.len(), 2);
     let after = attempts[1] - t0;
     assert!(after > INTERVAL && after <= INTERVAL * 2 + TIMEOUT, "{after:?}");
+}
+
+// Several sockets per client (Socket Mode): one driver each, one inbox.
+
+/// What a socket's server reads until the client closes it: text frames, then `"<close>"`
+/// for a close frame or `"<gone>"` when the socket just ended.
+async fn until_closed(server: &mut Ws) -> Vec<String> {
+    let mut frames = Vec::new();
+    loop {
+        match server.next().await {
+            Some(Ok(Message::Text(text))) => frames.push(text.to_string()),
+            Some(Ok(Message::Close(_))) => {
+                frames.push("<close>".to_owned());
+                return frames;
+            }
+            Some(Ok(_)) => {}
+            _ => {
+                frames.push("<gone>".to_owned());
+                return frames;
+            }
+        }
+    }
+}
+
+/// Lets the drivers handle what has arrived, without moving the clock.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn open_sockets<P>(h: &Harness<P>) -> usize {
+    h.shared.fleet.open()
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_sockets_open_one_after_another_and_deliver_into_one_inbox() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    assert_eq!(open_sockets(&h), 1, "connect returns with the first socket open");
+    let mut a = h.server().await;
+    let mut b = h.server().await;
+    settle().await;
+    assert_eq!(open_sockets(&h), 2);
+    assert_eq!(h.attempts().len(), 2);
+
+    a.send(envelope("e1", "Ev1", "one")).await.unwrap();
+    b.send(envelope("e2", "Ev2", "two")).await.unwrap();
+    // Each socket acks what it delivered.
+    assert_eq!(next_text(&mut a).await.0, r#"{"envelope_id":"e1"}"#);
+    assert_eq!(next_text(&mut b).await.0, r#"{"envelope_id":"e2"}"#);
+    settle().await;
+    let mut texts = buffered_texts(&h.shared);
+    texts.sort();
+    assert_eq!(texts, ["one", "two"]);
+    let stats = h.shared.counters.snapshot();
+    assert_eq!(
+        stats.events, 4,
+        "two hellos and two events, summed over the sockets"
+    );
+    assert_eq!(stats.reconnects, 0, "a second socket is not a reconnect");
+    assert!(h.shared.state.borrow().is_connected());
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_waits_its_turn_while_the_one_before_it_cannot_open() {
+    let mut h = start_sockets(config().build().unwrap(), 3).await;
+    // The second socket's first attempt fails: the third must not start meanwhile.
+    h.pipes.failures.lock().unwrap().push_back(Error::Timeout("test"));
+    let _a = h.server().await;
+    tokio::time::sleep(100 * MS).await;
+    assert_eq!(
+        h.attempts().len(),
+        2,
+        "the third socket waits for the second's hello"
+    );
+    assert_eq!(open_sockets(&h), 1);
+    let _b = h.server().await;
+    let _c = h.server().await;
+    let attempts = h.attempts();
+    assert_eq!(attempts.len(), 4);
+    let retry_after = attempts[2] - attempts[1];
+    assert!(
+        retry_after >= Duration::from_millis(500) && retry_after <= Duration::from_secs(1),
+        "a failed socket backs off: {retry_after:?}"
+    );
+    settle().await;
+    assert_eq!(open_sockets(&h), 3);
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_event_on_two_sockets_is_acked_on_each_and_delivered_once() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    let mut a = h.server().await;
+    let mut b = h.server().await;
+    a.send(envelope("e1", "EvSame", "same")).await.unwrap();
+    b.send(envelope("e2", "EvSame", "same")).await.unwrap();
+    assert_eq!(next_text(&mut a).await.0, r#"{"envelope_id":"e1"}"#);
+    assert_eq!(next_text(&mut b).await.0, r#"{"envelope_id":"e2"}"#);
+    settle().await;
+    assert_eq!(buffered_texts(&h.shared), ["same"]);
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn refreshing_one_socket_never_leaves_the_client_without_an_open_socket() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    let mut a = h.server().await;
+    let mut b = h.server().await;
+    settle().await;
+    let mut sent = 0;
+    let mut step = |h: &Harness<SocketMode>, what: &str| {
+        assert!(open_sockets(h) >= 1, "{what}: no socket open");
+        assert!(h.shared.state.borrow().is_connected(), "{what}");
+        sent += 1;
+        envelope(&format!("e{sent}"), &format!("Ev{sent}"), &format!("m{sent}"))
+    };
+    for round in 0..2 {
+        // Refresh whichever socket is first now; the other one keeps delivering meanwhile.
+        a.send(step(&h, "before")).await.unwrap();
+        a.send(Message::text(
+            r#"{"type":"disconnect","reason":"refresh_requested"}"#,
+        ))
+        .await
+        .unwrap();
+        b.send(step(&h, "refresh sent")).await.unwrap();
+        a.send(step(&h, "refresh sent")).await.unwrap();
+        let mut replacement = h.server().await;
+        b.send(step(&h, "replacement open")).await.unwrap();
+        replacement.send(step(&h, "replacement open")).await.unwrap();
+        // The client lets the retiring socket go once the replacement said hello; until then
+        // it acked everything it delivered.
+        let old = until_closed(&mut a).await;
+        assert!(
+            old.iter().filter(|f| f.contains("envelope_id")).count() >= 1,
+            "{old:?}"
+        );
+        settle().await;
+        assert_eq!(open_sockets(&h), 2, "round {round}");
+        b.send(step(&h, "after")).await.unwrap();
+        settle().await;
+        a = b;
+        b = replacement;
+    }
+    let mut texts = buffered_texts(&h.shared);
+    texts.sort_by_key(|t| t[1..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (1..=sent).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, expected, "nothing lost, nothing twice");
+    assert_eq!(
+        h.attempts().len(),
+        4,
+        "two sockets plus one replacement per refresh"
+    );
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn too_many_websockets_on_one_socket_backs_it_off_while_the_other_delivers() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    let mut a = h.server().await;
+    let b = {
+        let mut b = h.server().await;
+        b.send(Message::text(
+            r#"{"type":"disconnect","reason":"too_many_websockets"}"#,
+        ))
+        .await
+        .unwrap();
+        b
+    };
+    let over_cap_at = Instant::now();
+    settle().await;
+    assert_eq!(open_sockets(&h), 1);
+    assert!(
+        h.shared.state.borrow().is_connected(),
+        "still connected through the other socket"
+    );
+    a.send(envelope("e1", "Ev1", "meanwhile")).await.unwrap();
+    assert_eq!(next_text(&mut a).await.0, r#"{"envelope_id":"e1"}"#);
+    settle().await;
+    assert_eq!(buffered_texts(&h.shared), ["meanwhile"]);
+    drop(b);
+    let _b2 = h.server().await;
+    let waited = *h.attempts().last().unwrap() - over_cap_at;
+    assert!(
+        waited >= Duration::from_millis(500) && waited <= Duration::from_secs(1),
+        "backed off, not at once: {waited:?}"
+    );
+    assert_eq!(h.attempts().len(), 3);
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_state_is_reconnecting_only_when_no_socket_is_open() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    let a = h.server().await;
+    let b = h.server().await;
+    settle().await;
+    let mut state = h.shared.state.subscribe();
+    // Reconnects keep failing for a while.
+    h.pipes
+        .failures
+        .lock()
+        .unwrap()
+        .extend((0..4).map(|_| Error::Timeout("test")));
+    drop(a);
+    settle().await;
+    assert!(state.borrow_and_update().is_connected(), "one socket left");
+    assert_eq!(open_sockets(&h), 1);
+    drop(b);
+    settle().await;
+    assert!(
+        matches!(
+            &*state.borrow_and_update(),
+            crate::ConnectionState::Reconnecting { .. }
+        ),
+        "{:?}",
+        *state.borrow()
+    );
+    assert_eq!(open_sockets(&h), 0);
+    let _next = h.server().await;
+    settle().await;
+    assert!(state.borrow_and_update().is_connected());
+    let _other = h.server().await;
+    settle().await;
+    assert_eq!(open_sockets(&h), 2);
+    assert_eq!(h.shared.counters.snapshot().reconnects, 2, "one per socket");
+    h.disconnect().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn link_disabled_on_one_socket_stops_every_socket() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    let mut a = h.server().await;
+    let mut b = h.server().await;
+    b.send(envelope("e1", "Ev1", "before")).await.unwrap();
+    assert_eq!(next_text(&mut b).await.0, r#"{"envelope_id":"e1"}"#);
+    a.send(Message::text(r#"{"type":"disconnect","reason":"link_disabled"}"#))
+        .await
+        .unwrap();
+    // The other socket is closed cleanly, with a close frame.
+    assert_eq!(until_closed(&mut b).await, ["<close>"]);
+    let mut delivered = 0;
+    let error = loop {
+        match h.shared.inbox.take().await {
+            Ok(Some(events)) => delivered += events.iter().filter(|e| e.kind() == "message").count(),
+            Ok(None) => panic!("ended without the error"),
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(error, Error::LinkDisabled), "{error:?}");
+    assert_eq!(delivered, 1, "what came before is delivered first");
+    assert!(matches!(
+        &*h.shared.state.borrow(),
+        crate::ConnectionState::Closed {
+            error: Some(Error::LinkDisabled)
+        }
+    ));
+    assert_eq!(open_sockets(&h), 0);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.attempts().len(), 2, "no socket reconnects");
+    // Both channels are closed: nothing is left running.
+    assert!(h.all_commands.iter().all(mpsc::UnboundedSender::is_closed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn disconnect_closes_every_socket_after_its_acks_and_readers_see_the_end_once() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    let mut a = h.server().await;
+    let mut b = h.server().await;
+    a.send(envelope("e1", "Ev1", "on a")).await.unwrap();
+    b.send(envelope("e2", "Ev2", "on b")).await.unwrap();
+    settle().await;
+    h.disconnect().await;
+    assert_eq!(until_closed(&mut a).await, [r#"{"envelope_id":"e1"}"#, "<close>"]);
+    assert_eq!(until_closed(&mut b).await, [r#"{"envelope_id":"e2"}"#, "<close>"]);
+    let mut texts = buffered_texts(&h.shared);
+    texts.sort();
+    assert_eq!(texts, ["on a", "on b"]);
+    assert!(matches!(h.shared.inbox.take().await, Ok(None)));
+    assert!(
+        matches!(h.shared.inbox.take().await, Ok(None)),
+        "the end stays the end"
+    );
+    assert!(matches!(
+        &*h.shared.state.borrow(),
+        crate::ConnectionState::Closed { error: None }
+    ));
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.attempts().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_not_open_yet_stops_on_disconnect_without_opening() {
+    let mut h = start_sockets(config().build().unwrap(), 2).await;
+    // The second socket cannot open for now.
+    h.pipes
+        .failures
+        .lock()
+        .unwrap()
+        .extend((0..10).map(|_| Error::Timeout("test")));
+    let _a = h.server().await;
+    tokio::time::sleep(100 * MS).await;
+    h.disconnect().await;
+    let tried = h.attempts().len();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.attempts().len(), tried, "stopped retrying");
+    assert!(matches!(h.shared.inbox.try_take(), crate::inbox::Take::Events(_)));
+    assert!(matches!(
+        h.shared.inbox.try_take(),
+        crate::inbox::Take::Ended(Ok(()))
+    ));
 }
 
 // Socket Mode: acks held for an answer, within the response budget.

@@ -187,6 +187,13 @@ impl Emulator {
         socket_mode::disconnect(self.shared(), reason);
     }
 
+    /// Socket Mode: like [`socket_mode_disconnect`](Self::socket_mode_disconnect), on one
+    /// socket only (the oldest not told `disconnect` yet), as Slack refreshes an app's sockets
+    /// one at a time. `false` when no such socket is open.
+    pub fn socket_mode_disconnect_one(&self, reason: &str) -> bool {
+        socket_mode::disconnect_one(self.shared(), reason)
+    }
+
     /// Socket Mode: every ack received so far (`{"envelope_id": …}`, with `payload` when the
     /// client sent one), in arrival order.
     pub fn acks(&self) -> Vec<Value> {
@@ -221,6 +228,12 @@ impl Emulator {
     /// Socket Mode: sockets opened so far (each needs a fresh `apps.connections.open`).
     pub fn socket_mode_sockets_opened(&self) -> usize {
         socket_mode::sockets_opened(self.shared())
+    }
+
+    /// Socket Mode: the most sockets that were open at once so far, counting those refused
+    /// over the cap while they lasted: what a client's socket count peaked at.
+    pub fn socket_mode_most_open(&self) -> usize {
+        socket_mode::most_open(self.shared())
     }
 
     /// The Web API base URL, `http://127.0.0.1:PORT/api/` (with the trailing slash): what a

@@ -113,6 +113,8 @@ pub(super) struct SocketModeState {
     /// Whether any Socket Mode socket ever opened (posts become envelopes only then).
     used: bool,
     sockets_opened: usize,
+    /// The most sockets open at once so far.
+    most_open: usize,
 }
 
 /// Wakes the redelivery task.
@@ -194,6 +196,7 @@ pub(super) async fn run_session(shared: Arc<Shared>, tcp: TcpStream, leftover: V
         );
         state.used = true;
         state.sockets_opened += 1;
+        state.most_open = state.most_open.max(state.sockets.len());
         (id, state.sockets.len())
     };
     let _guard = Registration {
@@ -467,6 +470,24 @@ pub(super) fn disconnect(shared: &Shared, reason: &str) {
     }
 }
 
+/// As [`disconnect`], on the oldest socket not told `disconnect` yet only; `false` when
+/// there is none.
+pub(super) fn disconnect_one(shared: &Shared, reason: &str) -> bool {
+    let frame = json!({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-emulator"}});
+    let delay = match reason {
+        "link_disabled" | "too_many_websockets" => Duration::ZERO,
+        _ => shared.config.socket_mode.disconnect_close_delay,
+    };
+    let mut state = lock(&shared.socket_mode);
+    let Some(socket) = state.sockets.values_mut().find(|s| !s.retiring) else {
+        return false;
+    };
+    socket.retiring = true;
+    let _ = socket.tx.send(Out::Frame(Message::text(frame.to_string())));
+    let _ = socket.tx.send(Out::Close(delay, CloseCode::Normal, ""));
+    true
+}
+
 /// Sends `raw` as is to one open socket.
 pub(super) fn push_raw(shared: &Shared, raw: String) {
     lock(&shared.socket_mode).deliver_text(raw);
@@ -480,4 +501,9 @@ pub(super) fn acks(shared: &Shared) -> Vec<Value> {
 /// Socket Mode sockets opened so far.
 pub(super) fn sockets_opened(shared: &Shared) -> usize {
     lock(&shared.socket_mode).sockets_opened
+}
+
+/// The most Socket Mode sockets open at once so far (over the cap or not).
+pub(super) fn most_open(shared: &Shared) -> usize {
+    lock(&shared.socket_mode).most_open
 }
