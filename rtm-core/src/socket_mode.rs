@@ -249,8 +249,8 @@ impl SocketModeClient {
     /// the ack goes out with the payload: [`Answered::InAck`]. Otherwise, when the payload has
     /// a `response_url` (slash commands, block actions, view submissions with
     /// `response_urls`), the payload is POSTed there as JSON, without any token:
-    /// [`Answered::ResponseUrl`]. A `response_url` takes up to 5 answers within 30 minutes, so
-    /// later calls post follow-ups.
+    /// [`Answered::ResponseUrl`] (the POST is bounded by the reply timeout). A `response_url`
+    /// takes up to 5 answers within 30 minutes, so later calls post follow-ups.
     ///
     /// # Errors
     /// - [`RespondError::TooLarge`] when the ack would reach Slack's 20,480-byte frame cap;
