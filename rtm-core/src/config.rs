@@ -78,6 +78,7 @@ pub struct ClientConfig {
     pub(crate) initial_connect_attempts: u32,
     pub(crate) send_pace: Option<(Duration, u32)>,
     pub(crate) response_budget: Duration,
+    pub(crate) manual_acks: bool,
     pub(crate) socket_mode_connections: usize,
 }
 
@@ -99,6 +100,7 @@ impl ClientConfig {
             initial_connect_attempts: DEFAULT_INITIAL_CONNECT_ATTEMPTS,
             send_pace: None,
             response_budget: DEFAULT_RESPONSE_BUDGET,
+            manual_acks: false,
             socket_mode_connections: DEFAULT_SOCKET_MODE_CONNECTIONS,
         }
     }
@@ -137,6 +139,21 @@ impl ClientConfig {
     /// The reply timeout applied to every send.
     pub fn reply_timeout(&self) -> Duration {
         self.reply_timeout
+    }
+
+    /// Socket Mode: acknowledge envelopes only when the application calls
+    /// [`SocketModeClient::ack`](crate::SocketModeClient::ack) (or
+    /// [`respond`](crate::SocketModeClient::respond)), for applications that must store an
+    /// event durably before Slack may forget it (a queue gateway). An envelope not acknowledged
+    /// within the [response budget](Self::response_budget) is never acknowledged, so Slack
+    /// redelivers it (`events_api`; interactive envelopes are not redelivered and fail for
+    /// the user), and closing does not acknowledge what the application did not. The client
+    /// then delivers every delivery, repeats included: deduplicate by
+    /// [`Envelope::event_id`](crate::Envelope::event_id) where you store. Default: off (every
+    /// envelope is acknowledged by the client, as it arrives).
+    pub fn manual_acks(mut self, manual: bool) -> Self {
+        self.manual_acks = manual;
+        self
     }
 
     /// How many sockets a [`SocketModeClient`](crate::SocketModeClient) keeps open.
@@ -191,6 +208,7 @@ pub struct ClientConfigBuilder {
     initial_connect_attempts: u32,
     send_pace: Option<(Duration, u32)>,
     response_budget: Duration,
+    manual_acks: bool,
     socket_mode_connections: usize,
 }
 
@@ -367,6 +385,7 @@ impl ClientConfigBuilder {
             initial_connect_attempts: self.initial_connect_attempts,
             send_pace: self.send_pace.map(|(interval, burst)| (interval, burst.max(1))),
             response_budget: self.response_budget,
+            manual_acks: self.manual_acks,
             socket_mode_connections: self.socket_mode_connections,
         })
     }

@@ -44,6 +44,8 @@ pub struct Envelope {
     kind: EnvelopeKind,
     retry_attempt: u32,
     retry_reason: Option<Box<str>>,
+    /// `payload.event_id` of an `events_api` envelope.
+    event_id: Option<Box<str>>,
     accepts_response_payload: bool,
     /// The connection that holds this envelope's ack, when it holds one back for an answer.
     route: Option<AckRoute>,
@@ -72,6 +74,7 @@ impl Envelope {
             kind,
             retry_attempt,
             retry_reason: (!retry_reason.is_empty()).then(|| retry_reason.into()),
+            event_id: None,
             accepts_response_payload,
             route: None,
             ack: AtomicU8::new(SENT),
@@ -97,6 +100,16 @@ impl Envelope {
     /// `retry_reason` (e.g. `"timeout"`); `None` on a first delivery, where Slack sends `""`.
     pub fn retry_reason(&self) -> Option<&str> {
         self.retry_reason.as_deref()
+    }
+
+    /// `payload.event_id` of an `events_api` envelope: Slack's id of the event, the same on
+    /// every redelivery and on every socket (what deduplication keys on).
+    pub fn event_id(&self) -> Option<&str> {
+        self.event_id.as_deref()
+    }
+
+    pub(crate) fn set_event_id(&mut self, event_id: Option<String>) {
+        self.event_id = event_id.map(String::into_boxed_str);
     }
 
     /// Whether Slack takes an answer in the ack (slash commands, `view_submission`,
@@ -142,6 +155,7 @@ impl fmt::Debug for Envelope {
             .field("kind", &self.kind)
             .field("retry_attempt", &self.retry_attempt)
             .field("retry_reason", &self.retry_reason)
+            .field("event_id", &self.event_id)
             .field("accepts_response_payload", &self.accepts_response_payload)
             .finish_non_exhaustive()
     }

@@ -12,12 +12,7 @@ use futures::{Stream, stream::BoxStream};
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
-use crate::{
-    Error, Event,
-    connection::{Command, Shared},
-};
+use crate::{Error, Event, connection::Shared};
 
 /// Every event that was buffered when [`RtmClient::read`](crate::RtmClient::read) or [`RtmClient::try_read`](crate::RtmClient::try_read) was
 /// called, oldest first.

@@ -186,7 +186,7 @@ pub(crate) async fn wait_for_hello<P: Protocol, S: WsSocket>(
                 acks.push(ack);
                 early.extend(event);
             }
-            Inbound::Held { ack, event } if acks.len() < MAX_EARLY_EVENTS => {
+            Inbound::Held { ack, event, .. } if acks.len() < MAX_EARLY_EVENTS => {
                 acks.push(ack);
                 early.push(event);
             }

@@ -70,8 +70,9 @@ impl Eq for Key {}
 
 #[derive(Default)]
 pub(crate) struct HeldAcks {
-    /// Envelope → the empty ack to send at its deadline.
-    held: HashMap<Key, Message>,
+    /// Envelope → the empty ack, and whether it goes out unanswered (at its deadline or on
+    /// close) or not at all (manual acks: Slack then redelivers).
+    held: HashMap<Key, (Message, bool)>,
     /// Deadlines in arrival order (same budget for all, so also in deadline order).
     order: VecDeque<(Instant, Arc<Envelope>)>,
 }
@@ -79,12 +80,19 @@ pub(crate) struct HeldAcks {
 impl HeldAcks {
     /// Holds `empty_ack` for `envelope` until `deadline`. An id already held keeps its first
     /// deadline (a repeated delivery does not extend the budget).
-    pub(crate) fn hold(&mut self, envelope: Arc<Envelope>, empty_ack: Message, deadline: Instant) {
+    pub(crate) fn hold(
+        &mut self,
+        envelope: Arc<Envelope>,
+        empty_ack: Message,
+        ack_unanswered: bool,
+        deadline: Instant,
+    ) {
         if self.held.contains_key(envelope.id()) {
             envelope.ack_queued(false);
             return;
         }
-        self.held.insert(Key(envelope.clone()), empty_ack);
+        self.held
+            .insert(Key(envelope.clone()), (empty_ack, ack_unanswered));
         self.order.push_back((deadline, envelope));
     }
 
@@ -99,7 +107,7 @@ impl HeldAcks {
             AckWith::Answer(ack) => Some(ack),
             AckWith::Nothing => None,
         };
-        let Some((Key(envelope), empty)) = self.held.remove_entry(envelope_id) else {
+        let Some((Key(envelope), (empty, _))) = self.held.remove_entry(envelope_id) else {
             return (Answer::NotHeld, None);
         };
         envelope.ack_queued(answer.is_some());
@@ -145,10 +153,12 @@ impl HeldAcks {
     /// Sends `envelope`'s empty ack if this very envelope is still held.
     fn release(&mut self, envelope: &Arc<Envelope>, send: &mut impl FnMut(Message)) {
         if self.is_held(envelope)
-            && let Some((Key(envelope), ack)) = self.held.remove_entry(envelope.id())
+            && let Some((Key(envelope), (ack, ack_unanswered))) = self.held.remove_entry(envelope.id())
         {
             envelope.ack_queued(false);
-            send(ack);
+            if ack_unanswered {
+                send(ack);
+            }
         }
     }
 
@@ -192,9 +202,9 @@ mod tests {
         let budget = Duration::from_secs(2);
         let mut table = HeldAcks::default();
         let (a, b, c) = (held("a"), held("b"), held("c"));
-        table.hold(a.clone(), ack("a"), t0 + budget);
-        table.hold(b.clone(), ack("b"), t0 + budget + Duration::from_millis(10));
-        table.hold(c.clone(), ack("c"), t0 + budget + Duration::from_millis(20));
+        table.hold(a.clone(), ack("a"), true, t0 + budget);
+        table.hold(b.clone(), ack("b"), true, t0 + budget + Duration::from_millis(10));
+        table.hold(c.clone(), ack("c"), true, t0 + budget + Duration::from_millis(20));
         assert!(a.ack_held());
         // An answer too large for the ack leaves it held.
         assert_eq!(table.answer("a", AckWith::TooLarge), (Answer::StillHeld, None));
@@ -223,7 +233,7 @@ mod tests {
             (Answer::Sent, Some(ack("c")))
         );
         assert!(!c.ack_held() && !c.answered_in_ack());
-        table.hold(held("d"), ack("d"), t0 + budget * 2);
+        table.hold(held("d"), ack("d"), true, t0 + budget * 2);
         table.release_all(|m| sent.push(m));
         assert_eq!(sent, [ack("b"), ack("d")]);
         assert_eq!((table.len(), table.next_deadline()), (0, None));
@@ -234,13 +244,39 @@ mod tests {
         let t0 = Instant::now();
         let mut table = HeldAcks::default();
         let (first, again) = (held("a"), held("a"));
-        table.hold(first, ack("a"), t0);
-        table.hold(again.clone(), ack("a"), t0 + Duration::from_secs(5));
+        table.hold(first, ack("a"), true, t0);
+        table.hold(again.clone(), ack("a"), true, t0 + Duration::from_secs(5));
         assert!(!again.ack_held(), "the repeat is not held");
         assert_eq!(table.next_deadline(), Some(t0));
         let mut sent = Vec::new();
         table.expire(t0, |m| sent.push(m));
         assert_eq!(sent.len(), 1);
         assert_eq!(table.next_deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_manual_ack_goes_only_when_the_application_acks() {
+        let t0 = Instant::now();
+        let mut table = HeldAcks::default();
+        let (late, closing, acked) = (held("late"), held("closing"), held("acked"));
+        table.hold(late, ack("late"), false, t0);
+        table.hold(closing, ack("closing"), false, t0 + Duration::from_secs(1));
+        table.hold(acked, ack("acked"), false, t0 + Duration::from_secs(1));
+        let mut sent = Vec::new();
+        table.expire(t0, |m| sent.push(m));
+        assert!(
+            sent.is_empty(),
+            "an unanswered manual ack is never sent: Slack redelivers"
+        );
+        assert_eq!(
+            table.answer("acked", AckWith::Nothing),
+            (Answer::Sent, Some(ack("acked")))
+        );
+        table.release_all(|m| sent.push(m));
+        assert!(
+            sent.is_empty(),
+            "closing does not acknowledge what the application did not"
+        );
+        assert_eq!(table.len(), 0);
     }
 }

@@ -121,9 +121,16 @@ impl Outbox {
         self.acks.push_back(ack);
     }
 
-    /// Holds `empty_ack` back until `deadline` for an answer to `envelope`.
-    pub(crate) fn hold_ack(&mut self, envelope: Arc<Envelope>, empty_ack: Message, deadline: Instant) {
-        self.held.hold(envelope, empty_ack, deadline);
+    /// Holds `empty_ack` back until `deadline` for an answer to `envelope`; sent at the
+    /// deadline or on close only when `ack_unanswered`.
+    pub(crate) fn hold_ack(
+        &mut self,
+        envelope: Arc<Envelope>,
+        empty_ack: Message,
+        ack_unanswered: bool,
+        deadline: Instant,
+    ) {
+        self.held.hold(envelope, empty_ack, ack_unanswered, deadline);
     }
 
     /// The application's answer to a held ack; the ack is queued before any other frame.

@@ -42,8 +42,14 @@ pub(crate) enum Inbound {
     /// An envelope that takes a response payload (slash commands, `view_submission`, …):
     /// `event` is delivered now, carrying the envelope, and its empty `ack` is held for the
     /// application's answer until the response budget runs out. Where the connection cannot
-    /// hold it (before `hello`), it is written at once like [`Inbound::Ack`].
-    Held { ack: Message, event: Event },
+    /// hold it (before `hello`), it is written at once like [`Inbound::Ack`]. With
+    /// `ack_unanswered` false (manual acks), an envelope nobody acknowledged in time is never
+    /// acknowledged, so Slack redelivers it.
+    Held {
+        ack: Message,
+        event: Event,
+        ack_unanswered: bool,
+    },
     /// The server will never accept this client again (e.g. Socket Mode switched off): stop
     /// for good with this error.
     Fatal(Error),

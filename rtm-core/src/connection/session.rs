@@ -269,14 +269,19 @@ impl<C: Connector> Driver<C> {
                     _ => Control::Continue,
                 }
             }
-            Inbound::Held { ack, mut event } => {
+            Inbound::Held {
+                ack,
+                mut event,
+                ack_unanswered,
+            } => {
                 let held = event
                     .envelope_mut()
                     .map(|envelope| envelope.hold(self.route.clone()));
                 match event.shared_envelope() {
                     Some(envelope) if held.is_some() => {
                         let deadline = Instant::now() + self.timing.response_budget;
-                        self.outbox.hold_ack(envelope.clone(), ack, deadline);
+                        self.outbox
+                            .hold_ack(envelope.clone(), ack, ack_unanswered, deadline);
                     }
                     _ => self.outbox.push_ack(ack),
                 }

@@ -59,7 +59,13 @@ impl SocketMode {
         }
     }
 
+    /// Whether an envelope or event is new. With manual acks every delivery is new: the
+    /// application acknowledges only what it stored, and deduplicates there (a repeat dropped
+    /// here, with its first copy never stored, would be lost).
     fn first_time(&self, key: &str) -> bool {
+        if self.config.manual_acks {
+            return true;
+        }
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -142,9 +148,14 @@ impl Protocol for SocketMode {
                     return Inbound::Malformed("envelope id too large to acknowledge");
                 }
             };
-            let hold = envelope.accepts_response_payload && envelope.kind != "events_api";
+            let manual = self.config.manual_acks;
+            let hold = manual || (envelope.accepts_response_payload && envelope.kind != "events_api");
             return match self.envelope_event(&envelope, envelope_id, text) {
-                Some(event) if hold => Inbound::Held { ack, event },
+                Some(event) if hold => Inbound::Held {
+                    ack,
+                    event,
+                    ack_unanswered: !manual,
+                },
                 event => Inbound::Ack { ack, event },
             };
         }
@@ -241,7 +252,11 @@ impl SocketMode {
             );
         }
         match Event::from_json(callback.event.get()) {
-            Ok(event) => Some(event.with_envelope(metadata(envelope_id))),
+            Ok(event) => {
+                let mut envelope = metadata(envelope_id);
+                envelope.set_event_id(callback.event_id);
+                Some(event.with_envelope(envelope))
+            }
             Err(_) => {
                 warn!(envelope_id = %envelope_id, "events_api payload.event has no type; acknowledged");
                 None
@@ -437,7 +452,7 @@ mod tests {
         let p = protocol();
         // An envelope that takes an answer: delivered, its empty ack held.
         let slash = r#"{"envelope_id":"s1","type":"slash_commands","accepts_response_payload":true,"payload":{"command":"/x"}}"#;
-        let Inbound::Held { ack, event } = p.classify(Utf8Bytes::from_static(slash)) else {
+        let Inbound::Held { ack, event, .. } = p.classify(Utf8Bytes::from_static(slash)) else {
             panic!()
         };
         assert_eq!(ack, Message::text(r#"{"envelope_id":"s1"}"#));
