@@ -36,7 +36,7 @@ const CONNECTION_FRAMES: [&str; 4] = ["hello", "goodbye", "disconnect", "reconne
 #[derive(Debug, Clone)]
 pub struct Gateway {
     nats: async_nats::Client,
-    js: jetstream::Context,
+    pub(crate) js: jetstream::Context,
     config: Arc<JetStreamConfig>,
 }
 

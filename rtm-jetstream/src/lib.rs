@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod gateway;
 mod key;
+mod lease;
 mod relay;
 #[cfg(feature = "test-server")]
 mod server;
@@ -25,6 +26,7 @@ pub use crate::{
     config::{JetStreamConfig, JetStreamConfigBuilder},
     error::JetStreamError,
     gateway::{Gateway, SELF_HEADER, TEAM_HEADER, TRANSPORT_HEADER},
+    lease::{LEASE_BUCKET, Workspace},
     worker::{
         DEFAULT_WORKER_CONCURRENCY, DEFAULT_WORKER_SHUTDOWN_TIMEOUT, DELIVERIES_HEADER, ERROR_HEADER, Worker,
     },

@@ -91,12 +91,15 @@ pub(crate) fn relay_subject(config: &JetStreamConfig, team: &str) -> String {
     format!("{}-relay.{team}", config.subject_prefix)
 }
 
+/// Whose message it is: workspace, bot user, and whether it came over RTM.
+type Sender = (String, String, bool);
+
 /// Picks the [`Outbound`] for each stored event, from its headers.
 pub(crate) struct Outbounds {
     nats: async_nats::Client,
     web: Option<WebClient>,
     config: Arc<JetStreamConfig>,
-    known: Mutex<HashMap<(String, String, bool), Arc<dyn Outbound>>>,
+    known: Mutex<HashMap<Sender, Arc<dyn Outbound>>>,
 }
 
 impl Outbounds {

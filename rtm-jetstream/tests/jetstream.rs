@@ -354,3 +354,164 @@ async fn a_worker_answers_an_rtm_event_through_the_gateway_holding_the_socket() 
     );
     worker.abort();
 }
+
+/// State of the worker process the kill test starts: where it reports what it finished.
+#[derive(Clone)]
+struct Reporter(async_nats::Client);
+
+#[rtm_event(type = "message")]
+async fn report_done(State(Reporter(nats)): State<Reporter>, message: Message) -> Result<(), BoxError> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    nats.publish("test.done", message.text.unwrap_or_default().into())
+        .await?;
+    nats.flush().await?;
+    Ok(())
+}
+
+/// Not a test of its own: the worker process `a_worker_killed_with_sigkill…` starts and kills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a child process of a_worker_killed_with_sigkill_loses_nothing"]
+async fn worker_process() {
+    let Ok(url) = std::env::var("RTM_TEST_NATS_URL") else {
+        return;
+    };
+    let config = JetStreamConfig::builder()
+        .ack_wait(Duration::from_secs(1))
+        .build();
+    let nats = async_nats::connect(&url).await.unwrap();
+    let handlers = RtmDispatcher::detached()
+        .with_state(Reporter(nats))
+        .handler::<report_done>()
+        .into_handlers();
+    let worker = Worker::connect(&url, config).await.unwrap().concurrency(16);
+    worker.run(handlers).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_with_sigkill_loses_nothing() {
+    let Some(server) = nats().await else { return };
+    let emulator = Emulator::start().await.unwrap();
+    let client = socket_mode(&emulator).await;
+    let config = || {
+        JetStreamConfig::builder()
+            .ack_wait(Duration::from_secs(1))
+            .build()
+    };
+    let gateway = Gateway::connect(server.url(), config()).await.unwrap();
+    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+
+    let watcher = async_nats::connect(server.url()).await.unwrap();
+    let mut done_there = watcher.subscribe("test.done").await.unwrap();
+    watcher.flush().await.unwrap();
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["worker_process", "--exact", "--ignored", "--quiet"])
+        .env("RTM_TEST_NATS_URL", server.url())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    const N: usize = 400;
+    for n in 0..N {
+        emulator.push_event_envelope(message(&n.to_string(), 1_700_000_000 + n as u64));
+    }
+    let mut finished_there = std::collections::HashSet::new();
+    within(
+        "the worker process finished some events",
+        Duration::from_secs(30),
+        async {
+            while finished_there.len() < 40 {
+                let done = done_there.next().await.unwrap();
+                finished_there.insert(String::from_utf8(done.payload.to_vec()).unwrap());
+            }
+        },
+    )
+    .await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    while let Ok(Some(done)) = tokio::time::timeout(Duration::from_millis(100), done_there.next()).await {
+        finished_there.insert(String::from_utf8(done.payload.to_vec()).unwrap());
+    }
+    assert!(finished_there.len() < N, "the kill came mid-burst");
+
+    let seen = Seen::default();
+    let survivor = spawn_worker(
+        Worker::connect(server.url(), config()).await.unwrap(),
+        recording_handlers(&seen),
+    );
+    eventually("every event finished somewhere", Duration::from_secs(30), || {
+        (0..N).all(|n| {
+            let text = n.to_string();
+            finished_there.contains(&text) || seen.count(&text) > 0
+        })
+    })
+    .await;
+    // Everything the dead worker did not finish was handled by the survivor.
+    assert!(seen.distinct() >= N - finished_there.len());
+    survivor.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtm_gateway_that_dies_hands_its_workspace_to_another_within_the_lease() {
+    let Some(server) = nats().await else { return };
+    let emulator = Emulator::start().await.unwrap();
+    let lease = Duration::from_millis(900);
+    let workspaces = vec![rtm_jetstream::Workspace::new("W1", bot_config(&emulator))];
+    let first = Gateway::connect(server.url(), JetStreamConfig::default())
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let workspaces = workspaces.clone();
+        async move { first.run_rtm_leased(workspaces, lease).await }
+    });
+    eventually("the first gateway connected", Duration::from_secs(10), || {
+        emulator.live_sockets() == 1
+    })
+    .await;
+    let second = Gateway::connect(server.url(), JetStreamConfig::default())
+        .await
+        .unwrap();
+    let _second = tokio::spawn(async move { second.run_rtm_leased(workspaces, lease).await });
+    let seen = Seen::default();
+    let worker = spawn_worker(
+        Worker::connect(server.url(), JetStreamConfig::default())
+            .await
+            .unwrap(),
+        recording_handlers(&seen),
+    );
+
+    emulator.push(emulator.message(CHANNEL, "U0ALICE", "before"));
+    eventually(
+        "an event through the first gateway",
+        Duration::from_secs(10),
+        || seen.count("before") == 1,
+    )
+    .await;
+    // Two lease periods: the second gateway never connected while the first held the lease.
+    tokio::time::sleep(lease * 2).await;
+    assert_eq!(emulator.connect_calls(), 1, "one gateway per workspace");
+
+    first.abort();
+    let died = tokio::time::Instant::now();
+    eventually("the second gateway took over", Duration::from_secs(10), || {
+        emulator.connect_calls() == 2
+    })
+    .await;
+    let took = died.elapsed();
+    assert!(
+        took <= lease * 2,
+        "took over {took:?} after the first gateway died (lease {lease:?})"
+    );
+    eventually("the new socket is up", Duration::from_secs(10), || {
+        emulator.live_sockets() == 1
+    })
+    .await;
+    emulator.push(emulator.message(CHANNEL, "U0ALICE", "after"));
+    eventually(
+        "an event through the second gateway",
+        Duration::from_secs(10),
+        || seen.count("after") == 1,
+    )
+    .await;
+    worker.abort();
+}
