@@ -515,3 +515,56 @@ async fn an_rtm_gateway_that_dies_hands_its_workspace_to_another_within_the_leas
     .await;
     worker.abort();
 }
+
+/// Each channel's texts in the order handlers got them.
+#[derive(Clone, Default)]
+struct Order(Arc<Mutex<HashMap<String, Vec<u64>>>>);
+
+#[rtm_event(type = "message")]
+async fn in_order(State(order): State<Order>, message: Message) {
+    // A little work, so that a handler for a later event could overtake this one.
+    tokio::time::sleep(Duration::from_millis(u64::from(fastrand_like(&message.ts)) % 3)).await;
+    let n = message.text.unwrap_or_default().parse().unwrap();
+    order.0.lock().unwrap().entry(message.channel).or_default().push(n);
+}
+
+/// A cheap varying delay from the message's `ts`.
+fn fastrand_like(ts: &str) -> u8 {
+    ts.bytes().fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_workers_handle_each_channel_in_order() {
+    let Some(server) = nats().await else { return };
+    let emulator = Emulator::start().await.unwrap();
+    let client = socket_mode(&emulator).await;
+    let gateway = Gateway::connect(server.url(), JetStreamConfig::default()).await.unwrap();
+    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+    let order = Order::default();
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let handlers = RtmDispatcher::detached()
+            .with_state(order.clone())
+            .handler::<in_order>()
+            .into_handlers();
+        let worker = Worker::connect(server.url(), JetStreamConfig::default()).await.unwrap().ordered(true);
+        workers.push(spawn_worker(worker, handlers));
+    }
+    const PER_CHANNEL: u64 = 100;
+    let channels = ["C1", "C2", "C3", "C4"];
+    for n in 0..PER_CHANNEL {
+        for channel in channels {
+            emulator.push_event_envelope(serde_json::json!({
+                "type": "message", "channel": channel, "user": "U0ALICE", "text": n.to_string(), "ts": format!("{n}.{channel}"),
+            }));
+        }
+    }
+    let total = || order.0.lock().unwrap().values().map(Vec::len).sum::<usize>();
+    eventually("every event handled", Duration::from_secs(60), || total() == channels.len() * PER_CHANNEL as usize).await;
+    for (channel, seen) in order.0.lock().unwrap().iter() {
+        assert_eq!(*seen, (0..PER_CHANNEL).collect::<Vec<_>>(), "channel {channel} out of order");
+    }
+    for worker in workers {
+        worker.abort();
+    }
+}
