@@ -525,7 +525,13 @@ async fn in_order(State(order): State<Order>, message: Message) {
     // A little work, so that a handler for a later event could overtake this one.
     tokio::time::sleep(Duration::from_millis(u64::from(fastrand_like(&message.ts)) % 3)).await;
     let n = message.text.unwrap_or_default().parse().unwrap();
-    order.0.lock().unwrap().entry(message.channel).or_default().push(n);
+    order
+        .0
+        .lock()
+        .unwrap()
+        .entry(message.channel)
+        .or_default()
+        .push(n);
 }
 
 /// A cheap varying delay from the message's `ts`.
@@ -538,7 +544,9 @@ async fn ordered_workers_handle_each_channel_in_order() {
     let Some(server) = nats().await else { return };
     let emulator = Emulator::start().await.unwrap();
     let client = socket_mode(&emulator).await;
-    let gateway = Gateway::connect(server.url(), JetStreamConfig::default()).await.unwrap();
+    let gateway = Gateway::connect(server.url(), JetStreamConfig::default())
+        .await
+        .unwrap();
     let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
     let order = Order::default();
     let mut workers = Vec::new();
@@ -547,7 +555,10 @@ async fn ordered_workers_handle_each_channel_in_order() {
             .with_state(order.clone())
             .handler::<in_order>()
             .into_handlers();
-        let worker = Worker::connect(server.url(), JetStreamConfig::default()).await.unwrap().ordered(true);
+        let worker = Worker::connect(server.url(), JetStreamConfig::default())
+            .await
+            .unwrap()
+            .ordered(true);
         workers.push(spawn_worker(worker, handlers));
     }
     const PER_CHANNEL: u64 = 100;
@@ -560,9 +571,16 @@ async fn ordered_workers_handle_each_channel_in_order() {
         }
     }
     let total = || order.0.lock().unwrap().values().map(Vec::len).sum::<usize>();
-    eventually("every event handled", Duration::from_secs(60), || total() == channels.len() * PER_CHANNEL as usize).await;
+    eventually("every event handled", Duration::from_secs(60), || {
+        total() == channels.len() * PER_CHANNEL as usize
+    })
+    .await;
     for (channel, seen) in order.0.lock().unwrap().iter() {
-        assert_eq!(*seen, (0..PER_CHANNEL).collect::<Vec<_>>(), "channel {channel} out of order");
+        assert_eq!(
+            *seen,
+            (0..PER_CHANNEL).collect::<Vec<_>>(),
+            "channel {channel} out of order"
+        );
     }
     for worker in workers {
         worker.abort();
