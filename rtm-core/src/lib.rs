@@ -29,8 +29,8 @@ pub mod web;
 pub use crate::dispatcher::private as __private;
 pub use crate::dispatcher::{
     AnnotatedHandler, BoxError, Context, DEFAULT_CONCURRENCY_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT,
-    DispatcherProbe, FromContext, FromEvent, FromRef, Handler, HandlerError, IntoHandlerResult, Ordering,
-    Route, RtmDispatcher, SentMessage, State, TestContext,
+    DispatcherProbe, FromContext, FromEvent, FromRef, Handler, HandlerError, Handlers, IntoHandlerResult,
+    Ordering, Outbound, Route, RtmDispatcher, SentMessage, State, TestContext,
 };
 pub use crate::{
     client::RtmClient,

@@ -77,10 +77,37 @@ enum Inner {
     Waiting {
         rx: oneshot::Receiver<Result<Utf8Bytes, SendError>>,
     },
+    /// Resolved by a task running a transport's own future ([`ReplyFuture::spawn`]).
+    Spawned(oneshot::Receiver<Result<Reply, SendError>>),
     Failed(Option<SendError>),
 }
 
+impl Reply {
+    /// A successful reply: the message's `ts` and stored `text` when known. For transports
+    /// that are not an RTM socket (`reply_to` is 0).
+    pub fn new(ts: Option<String>, text: Option<String>) -> Reply {
+        Reply {
+            reply_to: 0,
+            ts,
+            text,
+        }
+    }
+}
+
 impl ReplyFuture {
+    /// A reply future resolved by `send`, which runs on a task of its own at once, so the
+    /// message goes out whether or not the future is awaited (as with every send). For a
+    /// custom [`Outbound`](crate::Outbound).
+    pub fn spawn(send: impl Future<Output = Result<Reply, SendError>> + Send + 'static) -> ReplyFuture {
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(send.await);
+        });
+        ReplyFuture {
+            inner: Inner::Spawned(rx),
+        }
+    }
+
     pub(crate) fn failed(error: SendError) -> Self {
         ReplyFuture {
             inner: Inner::Failed(Some(error)),
@@ -105,6 +132,9 @@ impl Future for ReplyFuture {
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(SendError::Closed),
             }),
+            Inner::Spawned(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|result| result.unwrap_or(Err(SendError::Closed))),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! its two traits.
 
 mod context;
+mod detached;
 mod extract;
 mod handler;
 pub mod private;
@@ -27,6 +28,7 @@ use crate::{Error, Event, RtmClient, SocketModeClient};
 
 pub use self::{
     context::Context,
+    detached::{Handlers, Outbound},
     extract::FromEvent,
     handler::{BoxError, Handler, HandlerError, IntoHandlerResult},
     probe::DispatcherProbe,
@@ -87,6 +89,8 @@ pub trait AnnotatedHandler<S = ()> {
 enum Source {
     Rtm(RtmClient),
     SocketMode(SocketModeClient),
+    /// None: the handlers run elsewhere ([`RtmDispatcher::into_handlers`]).
+    Detached,
 }
 
 /// Reads events from an [`RtmClient`] and runs the handlers whose [`Route`] matches, each
@@ -183,6 +187,14 @@ impl RtmDispatcher {
     /// [`Context::web`].
     pub fn socket_mode(client: SocketModeClient) -> RtmDispatcher {
         Self::with_source(Source::SocketMode(client))
+    }
+
+    /// A dispatcher without a client, for handlers that run on events from elsewhere (a
+    /// queue worker): register the handlers as usual, then take them with
+    /// [`into_handlers`](Self::into_handlers). [`run`](Self::run) on it returns
+    /// [`Error::Config`] at once.
+    pub fn detached() -> RtmDispatcher {
+        Self::with_source(Source::Detached)
     }
 
     fn with_source(source: Source) -> RtmDispatcher {
@@ -354,13 +366,15 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
     ///
     /// # Panics
     /// When the dispatcher reads from Socket Mode (see
-    /// [`socket_mode_client`](Self::socket_mode_client)).
+    /// [`socket_mode_client`](Self::socket_mode_client)) or is
+    /// [detached](Self::detached).
     pub fn client(&self) -> &RtmClient {
         match &self.source {
             Source::Rtm(client) => client,
             Source::SocketMode(_) => {
                 panic!("this dispatcher reads from Socket Mode; use socket_mode_client()")
             }
+            Source::Detached => panic!("a detached dispatcher has no client"),
         }
     }
 
@@ -368,7 +382,7 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
     pub fn socket_mode_client(&self) -> Option<&SocketModeClient> {
         match &self.source {
             Source::SocketMode(client) => Some(client),
-            Source::Rtm(_) => None,
+            Source::Rtm(_) | Source::Detached => None,
         }
     }
 
@@ -445,6 +459,9 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
                     .instrument(span)
                     .await
             }
+            Source::Detached => Err(Error::Config(
+                "a detached dispatcher has no client to read; use `into_handlers()`".into(),
+            )),
         }
     }
 }
@@ -539,7 +556,7 @@ async fn run_loop<Src: EventSource>(
                         }
                     }
                 };
-                let job = Job::new(handler, &ctx, &event, permit);
+                let job = Job::new(handler, &ctx, &event, Some(permit));
                 match &lane {
                     None => tasks.spawn(job),
                     Some(key) => tasks.spawn_in_lane(key.clone(), job),

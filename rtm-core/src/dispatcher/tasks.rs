@@ -49,7 +49,8 @@ pub(crate) struct Job {
     ctx: Context,
     event: Event,
     span: Span,
-    _permit: OwnedSemaphorePermit,
+    /// `None` for calls outside the dispatcher's cap ([`Handlers`](super::Handlers)).
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Job {
@@ -57,7 +58,7 @@ impl Job {
         handler: &BoundHandler,
         ctx: &Context,
         event: &Event,
-        permit: OwnedSemaphorePermit,
+        permit: Option<OwnedSemaphorePermit>,
     ) -> Job {
         let span = info_span!("rtm_handler", handler = handler.name, event.type = %event.kind());
         Job {
@@ -70,8 +71,9 @@ impl Job {
     }
 
     /// Runs the call to completion inside its span; never panics. Errors and panics are
-    /// logged and passed to the hook. The permit is released when this returns.
-    async fn run(self, reporter: Reporter) {
+    /// logged and passed to the hook, and their text returned. The permit is released when
+    /// this returns.
+    pub(crate) async fn run(self, reporter: Reporter) -> Result<(), String> {
         let Reporter { hook, probe } = reporter;
         let Job {
             handler,
@@ -87,7 +89,7 @@ impl Job {
         // Extraction (the typed parse) happens here too, on the task, not in the reader.
         let call = AssertUnwindSafe(async { handler.call(ctx, event).await });
         let error = match call.catch_unwind().instrument(span.clone()).await {
-            Ok(Ok(())) => return,
+            Ok(Ok(())) => return Ok(()),
             Ok(Err(error)) => error,
             Err(payload) => HandlerError::Panicked {
                 handler: handler.name,
@@ -101,6 +103,7 @@ impl Job {
         if let Some(probe) = &probe {
             probe.record(&error);
         }
+        let failure = error.to_string();
         match (hook, hook_ctx) {
             (Some(ErrorHook::Sync(hook)), _) => span.in_scope(|| {
                 if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&error))) {
@@ -124,6 +127,7 @@ impl Job {
             }
             _ => {}
         }
+        Err(failure)
     }
 }
 
@@ -229,7 +233,7 @@ impl Tasks {
 
     /// Runs `job` on a task of its own.
     pub(crate) fn spawn(&mut self, job: Job) {
-        self.set.spawn(job.run(self.reporter.clone()));
+        self.set.spawn(job.run(self.reporter.clone()).map(drop));
         // A finished task keeps its memory until it is joined; a batch may hold tens of
         // thousands of events, so collect finished ones as we go, not only between batches.
         if self.set.len() > 2 * self.limit {
@@ -299,7 +303,7 @@ impl Tasks {
 
 async fn run_lane(mut queue: mpsc::UnboundedReceiver<Job>, pending: Arc<AtomicUsize>, reporter: Reporter) {
     while let Some(job) = queue.recv().await {
-        job.run(reporter.clone()).await;
+        let _ = job.run(reporter.clone()).await;
         pending.fetch_sub(1, SeqCst);
     }
 }

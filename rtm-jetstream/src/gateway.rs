@@ -1,0 +1,171 @@
+//! [`Gateway`]: holds Slack connections and stores every event in JetStream.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{self, context::PublishAckFuture, message::PublishMessage},
+};
+use bytes::Bytes;
+use rtm_core::{Batch, ConnectionInfo, Event, RtmClient, SocketModeClient};
+use tracing::{debug, warn};
+
+use crate::{
+    JetStreamConfig, JetStreamError,
+    key::key,
+    relay::{relay_subject, serve_relay},
+    topology,
+};
+
+/// Header naming the transport an event came from (`socket_mode` or `rtm`).
+pub const TRANSPORT_HEADER: &str = "Rtm-Transport";
+/// Header with the workspace (team) id.
+pub const TEAM_HEADER: &str = "Rtm-Team";
+/// Header with the bot's own user id in that workspace (so workers skip its own messages).
+pub const SELF_HEADER: &str = "Rtm-Self";
+
+/// Frames about the connection itself, not events a worker handles.
+const CONNECTION_FRAMES: [&str; 4] = ["hello", "goodbye", "disconnect", "reconnect_url"];
+
+/// Keeps Slack connections and publishes every event they deliver to the events stream, with
+/// a message id JetStream deduplicates on (Socket Mode's `event_id`, or a key built from the
+/// event for RTM), so Slack's retries and the same event reaching two gateways are stored
+/// once.
+///
+/// A gateway runs no handlers; [`Worker`](crate::Worker)s do.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    nats: async_nats::Client,
+    pub(crate) js: jetstream::Context,
+    config: Arc<JetStreamConfig>,
+}
+
+impl Gateway {
+    /// Connects to NATS at `url` and creates the streams when missing.
+    ///
+    /// # Errors
+    /// [`JetStreamError::Connect`] or [`JetStreamError::Setup`].
+    pub async fn connect(url: &str, config: JetStreamConfig) -> Result<Gateway, JetStreamError> {
+        let nats = async_nats::connect(url)
+            .await
+            .map_err(|e| JetStreamError::Connect(e.to_string()))?;
+        let js = jetstream::new(nats.clone());
+        topology::ensure_streams(&js, &config).await?;
+        Ok(Gateway {
+            nats,
+            js,
+            config: Arc::new(config),
+        })
+    }
+
+    /// Publishes everything `client` delivers until it is closed. Each batch is stored as a
+    /// whole (publishes pipelined, then every storage confirmation awaited) before the next
+    /// is read.
+    ///
+    /// # Errors
+    /// The client's fatal error, or [`JetStreamError::Publish`] when JetStream stays
+    /// unreachable longer than the retry budget.
+    pub async fn run_socket_mode(&self, client: &SocketModeClient) -> Result<(), JetStreamError> {
+        while let Some(batch) = client.read().await? {
+            self.store(&client.info(), "socket_mode", batch).await?;
+        }
+        Ok(())
+    }
+
+    /// As [`run_socket_mode`](Self::run_socket_mode), for an RTM connection. RTM never
+    /// redelivers, so a failed store is retried (reading pauses meanwhile, and the client's
+    /// bounded buffer pushes back) rather than given up.
+    ///
+    /// # Errors
+    /// The client's fatal error.
+    ///
+    /// While it runs, the gateway also sends the messages workers' handlers post to this
+    /// workspace (`ctx.reply(..)`) on the client's socket and returns Slack's reply to them.
+    pub async fn run_rtm(&self, client: &RtmClient) -> Result<(), JetStreamError> {
+        let subject = relay_subject(&self.config, &client.info().team.id);
+        let relay = tokio::spawn(serve_relay(self.nats.clone(), subject, client.clone()));
+        let _stop_relay = AbortOnDrop(relay);
+        while let Some(batch) = client.read().await? {
+            self.store(&client.info(), "rtm", batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores `batch`: every event published, then every confirmation awaited. A publish
+    /// that fails is retried with backoff.
+    async fn store(
+        &self,
+        info: &ConnectionInfo,
+        transport: &'static str,
+        batch: Batch,
+    ) -> Result<(), JetStreamError> {
+        let mut pending: Vec<(PublishMessage, String, Option<PublishAckFuture>)> = Vec::new();
+        for event in batch {
+            if CONNECTION_FRAMES.contains(&event.kind()) {
+                continue;
+            }
+            let (subject, message) = self.message(info, transport, &event);
+            let ack = self.js.send_publish(subject.clone(), message.clone()).await.ok();
+            pending.push((message, subject, ack));
+        }
+        for (message, subject, ack) in pending {
+            let mut ack = ack;
+            let mut delay = Duration::from_millis(50);
+            loop {
+                let stored = match ack.take() {
+                    Some(ack) => ack.await.map_err(|e| e.to_string()),
+                    None => Err("publish not sent".to_owned()),
+                };
+                match stored {
+                    Ok(ack) => {
+                        if ack.duplicate {
+                            debug!(%subject, "duplicate event; JetStream kept the first");
+                        }
+                        break;
+                    }
+                    Err(error) => {
+                        warn!(%subject, %error, "JetStream did not store an event; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                        ack = self.js.send_publish(subject.clone(), message.clone()).await.ok();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The subject and message (payload, id and headers) for `event`.
+    fn message(
+        &self,
+        info: &ConnectionInfo,
+        transport: &'static str,
+        event: &Event,
+    ) -> (String, PublishMessage) {
+        let event_id = socket_mode_event_id(event);
+        let key = key(&self.config, &info.team.id, event, event_id);
+        let mut headers = HeaderMap::new();
+        headers.insert(TRANSPORT_HEADER, transport);
+        headers.insert(TEAM_HEADER, info.team.id.as_str());
+        headers.insert(SELF_HEADER, info.self_user.id.as_str());
+        let message = PublishMessage::build()
+            .payload(Bytes::copy_from_slice(event.json().as_bytes()))
+            .headers(headers)
+            .message_id(&key.id);
+        (key.subject, message)
+    }
+}
+
+/// Slack's `event_id` of a Socket Mode event (the same on every retry and every socket).
+fn socket_mode_event_id(_event: &Event) -> Option<&str> {
+    None // replaced once `Event::envelope` lands
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
