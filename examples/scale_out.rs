@@ -74,7 +74,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     match std::env::args().nth(1).as_deref() {
         Some("gateway") => {
-            let client = SocketModeClient::from_env().await?;
+            let mut config = ClientConfig::builder(env("SLACK_BOT_TOKEN")?).manual_acks(true);
+            if let Ok(url) = env(rtm_core::API_URL_ENV) {
+                config = config.api_url(url);
+            }
+            let client = SocketModeClient::connect(env("SLACK_APP_TOKEN")?, config.build()?).await?;
             let gateway = Gateway::connect(&env("NATS_URL")?, JetStreamConfig::default()).await?;
             println!("gateway: storing events of team {}", client.info().team.id);
             gateway.run_socket_mode(&client).await?;
@@ -109,7 +113,12 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         emulator.api_url()
     );
 
-    let client = SocketModeClient::connect(emulator.app_token(), bot.clone()).await?;
+    // The gateway acknowledges each envelope to Slack once JetStream stored its event.
+    let gateway_config = ClientConfig::builder(emulator.token())
+        .api_url(emulator.api_url())
+        .manual_acks(true)
+        .build()?;
+    let client = SocketModeClient::connect(emulator.app_token(), gateway_config).await?;
     let gateway = Gateway::connect(nats.url(), JetStreamConfig::default()).await?;
     let gateway_task = tokio::spawn({
         let client = client.clone();

@@ -141,21 +141,6 @@ impl ClientConfig {
         self.reply_timeout
     }
 
-    /// Socket Mode: acknowledge envelopes only when the application calls
-    /// [`SocketModeClient::ack`](crate::SocketModeClient::ack) (or
-    /// [`respond`](crate::SocketModeClient::respond)), for applications that must store an
-    /// event durably before Slack may forget it (a queue gateway). An envelope not acknowledged
-    /// within the [response budget](Self::response_budget) is never acknowledged, so Slack
-    /// redelivers it (`events_api`; interactive envelopes are not redelivered and fail for
-    /// the user), and closing does not acknowledge what the application did not. The client
-    /// then delivers every delivery, repeats included: deduplicate by
-    /// [`Envelope::event_id`](crate::Envelope::event_id) where you store. Default: off (every
-    /// envelope is acknowledged by the client, as it arrives).
-    pub fn manual_acks(mut self, manual: bool) -> Self {
-        self.manual_acks = manual;
-        self
-    }
-
     /// How many sockets a [`SocketModeClient`](crate::SocketModeClient) keeps open.
     pub fn socket_mode_connections(&self) -> usize {
         self.socket_mode_connections
@@ -334,6 +319,22 @@ impl ClientConfigBuilder {
     /// 3-second window. Zero acknowledges every envelope on receipt.
     pub fn response_budget(mut self, budget: Duration) -> Self {
         self.response_budget = budget.min(MAX_RESPONSE_BUDGET);
+        self
+    }
+
+    /// Socket Mode: acknowledge envelopes only when the application calls
+    /// [`SocketModeClient::ack`](crate::SocketModeClient::ack) (or
+    /// [`respond`](crate::SocketModeClient::respond)), for applications that must store an
+    /// event durably before Slack may forget it (a queue gateway). The client never
+    /// acknowledges an envelope the application did not, not even when closing, so Slack
+    /// redelivers it (`events_api` envelopes; interactive ones are not redelivered and fail for
+    /// the user after 3 s). An ack later than Slack's 3-second window still goes out and stops
+    /// further retries; an envelope nobody acknowledges is forgotten after 10 minutes. The
+    /// client then delivers every delivery, repeats included: deduplicate by
+    /// [`Envelope::event_id`](crate::Envelope::event_id) where you store. Default: off (every
+    /// envelope is acknowledged by the client, as it arrives).
+    pub fn manual_acks(mut self, manual: bool) -> Self {
+        self.manual_acks = manual;
         self
     }
 

@@ -156,10 +156,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for workers in [1usize, 3] {
         let emulator = Emulator::start().await?;
-        let bot = ClientConfig::builder(emulator.token())
+        let gateway_config = ClientConfig::builder(emulator.token())
             .api_url(emulator.api_url())
+            .manual_acks(true)
             .build()?;
-        let client = SocketModeClient::connect(emulator.app_token(), bot).await?;
+        let client = SocketModeClient::connect(emulator.app_token(), gateway_config).await?;
         // A fresh stream and consumer per scenario.
         let config = || {
             JetStreamConfig::builder()

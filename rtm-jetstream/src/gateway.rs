@@ -60,14 +60,22 @@ impl Gateway {
 
     /// Publishes everything `client` delivers until it is closed. Each batch is stored as a
     /// whole (publishes pipelined, then every storage confirmation awaited) before the next
-    /// is read.
+    /// is read, and each envelope is acknowledged to Slack once its event is stored.
+    ///
+    /// Connect `client` with
+    /// [`manual_acks(true)`](rtm_core::ClientConfigBuilder::manual_acks): then an event is
+    /// acknowledged only after JetStream stored it, and one this gateway could not store in
+    /// time (it died, JetStream is down) is redelivered by Slack, to this or another gateway.
+    /// Without it the client acknowledges on receipt, and an event received by a gateway that
+    /// dies before storing it is lost.
     ///
     /// # Errors
-    /// The client's fatal error, or [`JetStreamError::Publish`] when JetStream stays
-    /// unreachable longer than the retry budget.
+    /// The client's fatal error.
     pub async fn run_socket_mode(&self, client: &SocketModeClient) -> Result<(), JetStreamError> {
         while let Some(batch) = client.read().await? {
-            self.store(&client.info(), "socket_mode", batch).await?;
+            for event in self.store(&client.info(), "socket_mode", batch).await? {
+                client.ack(&event);
+            }
         }
         Ok(())
     }
@@ -91,15 +99,16 @@ impl Gateway {
         Ok(())
     }
 
-    /// Stores `batch`: every event published, then every confirmation awaited. A publish
-    /// that fails is retried with backoff.
+    /// Stores `batch`: every event published, then every confirmation awaited; returns the
+    /// events, all stored. A publish that fails is retried with backoff.
     async fn store(
         &self,
         info: &ConnectionInfo,
         transport: &'static str,
         batch: Batch,
-    ) -> Result<(), JetStreamError> {
+    ) -> Result<Vec<Event>, JetStreamError> {
         let mut pending: Vec<(PublishMessage, String, Option<PublishAckFuture>)> = Vec::new();
+        let mut stored = Vec::new();
         for event in batch {
             if CONNECTION_FRAMES.contains(&event.kind()) {
                 continue;
@@ -107,6 +116,7 @@ impl Gateway {
             let (subject, message) = self.message(info, transport, &event);
             let ack = self.js.send_publish(subject.clone(), message.clone()).await.ok();
             pending.push((message, subject, ack));
+            stored.push(event);
         }
         for (message, subject, ack) in pending {
             let mut ack = ack;
@@ -132,7 +142,7 @@ impl Gateway {
                 }
             }
         }
-        Ok(())
+        Ok(stored)
     }
 
     /// The subject and message (payload, id and headers) for `event`.
@@ -142,7 +152,7 @@ impl Gateway {
         transport: &'static str,
         event: &Event,
     ) -> (String, PublishMessage) {
-        let event_id = socket_mode_event_id(event);
+        let event_id = event.envelope().and_then(|envelope| envelope.event_id());
         let key = key(&self.config, &info.team.id, event, event_id);
         let mut headers = HeaderMap::new();
         headers.insert(TRANSPORT_HEADER, transport);
@@ -154,11 +164,6 @@ impl Gateway {
             .message_id(&key.id);
         (key.subject, message)
     }
-}
-
-/// Slack's `event_id` of a Socket Mode event (the same on every retry and every socket).
-fn socket_mode_event_id(_event: &Event) -> Option<&str> {
-    None // replaced once `Event::envelope` lands
 }
 
 /// Stops a task when dropped.

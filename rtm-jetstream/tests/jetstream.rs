@@ -61,8 +61,16 @@ fn bot_config(emulator: &Emulator) -> ClientConfig {
         .expect("valid config")
 }
 
+/// A Socket Mode client for a gateway: acks only once the gateway stored the event.
 async fn socket_mode(emulator: &Emulator) -> SocketModeClient {
-    SocketModeClient::connect(emulator.app_token(), bot_config(emulator))
+    let config = ClientConfig::builder(emulator.token())
+        .api_url(emulator.api_url())
+        .keepalive_interval(Duration::from_millis(200))
+        .keepalive_timeout(Duration::from_secs(2))
+        .manual_acks(true)
+        .build()
+        .expect("valid config");
+    SocketModeClient::connect(emulator.app_token(), config)
         .await
         .expect("socket mode connects")
 }
@@ -585,4 +593,63 @@ async fn ordered_workers_handle_each_channel_in_order() {
     for worker in workers {
         worker.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_mode_gateway_killed_mid_burst_loses_nothing_and_its_retries_are_stored_once() {
+    let Some(server) = nats().await else { return };
+    // Slack's retries, compressed: an envelope not acked within 500 ms comes back.
+    let emulator = Emulator::builder()
+        .socket_mode_retries(
+            Duration::from_millis(500),
+            [
+                Duration::from_millis(50),
+                Duration::from_millis(500),
+                Duration::from_secs(1),
+            ],
+        )
+        .start()
+        .await
+        .unwrap();
+    let (doomed, survivor) = (socket_mode(&emulator).await, socket_mode(&emulator).await);
+    let run = |client: SocketModeClient| {
+        let url = server.url().to_owned();
+        tokio::spawn(async move {
+            let gateway = Gateway::connect(&url, JetStreamConfig::default()).await.unwrap();
+            gateway.run_socket_mode(&client).await
+        })
+    };
+    let doomed_gateway = run(doomed.clone());
+    let _survivor_gateway = run(survivor.clone());
+    let seen = Seen::default();
+    let worker = spawn_worker(
+        Worker::connect(server.url(), JetStreamConfig::default())
+            .await
+            .unwrap(),
+        recording_handlers(&seen),
+    );
+
+    const N: u64 = 2_000;
+    for n in 0..N {
+        emulator.push_event_envelope(message(&n.to_string(), 1_700_000_000 + n));
+        if n == N / 4 {
+            // Mid-burst: the first gateway dies with whatever it read but did not store or
+            // acknowledge; its sockets go away.
+            doomed_gateway.abort();
+            doomed.disconnect().await;
+        }
+    }
+    eventually("every event handled", Duration::from_secs(60), || {
+        seen.distinct() == N as usize
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the last retries
+    assert_eq!(seen.distinct(), N as usize, "none lost");
+    assert_eq!(seen.most(), 1, "none handled twice");
+    assert_eq!(
+        stream_messages(&server, "SLACK_EVENTS").await,
+        N,
+        "each stored once"
+    );
+    worker.abort();
 }

@@ -279,7 +279,14 @@ impl<C: Connector> Driver<C> {
                     .map(|envelope| envelope.hold(self.route.clone()));
                 match event.shared_envelope() {
                     Some(envelope) if held.is_some() => {
-                        let deadline = Instant::now() + self.timing.response_budget;
+                        // A manual ack waits for the application as long as Slack may still
+                        // redeliver (a late ack still stops its retries).
+                        let wait = if ack_unanswered {
+                            self.timing.response_budget
+                        } else {
+                            super::socket_mode::DEDUPE_WINDOW
+                        };
+                        let deadline = Instant::now() + wait;
                         self.outbox
                             .hold_ack(envelope.clone(), ack, ack_unanswered, deadline);
                     }
