@@ -250,6 +250,38 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Socket Mode: how long a URL from `apps.connections.open` stays usable (once); an
+    /// upgrade with an expired or used ticket is refused with HTTP 409. Default
+    /// [`DEFAULT_SOCKET_MODE_TICKET_TTL`](super::DEFAULT_SOCKET_MODE_TICKET_TTL).
+    pub fn socket_mode_ticket_ttl(mut self, ttl: Duration) -> Self {
+        self.config.socket_mode.ticket_ttl = ttl;
+        self
+    }
+
+    /// Socket Mode: how long a socket whose TCP connection ended without a close handshake
+    /// stays registered as a ghost, counted in `hello.num_connections` and against the cap
+    /// (§7.6). Zero: never. Default [`DEFAULT_GHOST_LIFETIME`](super::DEFAULT_GHOST_LIFETIME).
+    pub fn socket_mode_ghost_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.socket_mode.ghost_lifetime = lifetime;
+        self
+    }
+
+    /// Socket Mode: how long a socket whose URL carries `debug_reconnects=true` lives before
+    /// it gets `disconnect` with `refresh_requested`. Default
+    /// [`DEFAULT_DEBUG_RECONNECTS_LIFETIME`](super::DEFAULT_DEBUG_RECONNECTS_LIFETIME) (Slack's 360 s).
+    pub fn socket_mode_debug_reconnects_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.socket_mode.debug_reconnects_lifetime = lifetime;
+        self
+    }
+
+    /// Socket Mode: every socket behaves as if its URL carried `debug_reconnects=true`
+    /// (refreshed after the debug lifetime), so a client's refresh path runs without changing
+    /// its URL. Default `false`.
+    pub fn socket_mode_debug_reconnects(mut self, always: bool) -> Self {
+        self.config.socket_mode.debug_reconnects = always;
+        self
+    }
+
     /// Binds a free port on 127.0.0.1 and starts serving; the server runs on the current tokio
     /// runtime (current-thread or multi-thread) until the last [`Emulator`] handle is dropped.
     ///

@@ -43,6 +43,7 @@ mod methods;
 mod ratelimit;
 mod server;
 mod socket_mode;
+mod socket_mode_faults;
 mod state;
 mod workspace;
 mod ws;
@@ -69,8 +70,9 @@ pub use builder::{
 };
 
 pub use socket_mode::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_DISCONNECT_CLOSE_DELAY,
-    DEFAULT_RETRY_SCHEDULE, DEFAULT_SOCKET_MODE_MAX_SOCKETS, DEFAULT_SOCKET_MODE_PING_INTERVAL,
+    DEFAULT_ACK_TIMEOUT, DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_DEBUG_RECONNECTS_LIFETIME,
+    DEFAULT_DISCONNECT_CLOSE_DELAY, DEFAULT_GHOST_LIFETIME, DEFAULT_RETRY_SCHEDULE,
+    DEFAULT_SOCKET_MODE_MAX_SOCKETS, DEFAULT_SOCKET_MODE_PING_INTERVAL, DEFAULT_SOCKET_MODE_TICKET_TTL,
     MAX_SOCKET_MODE_CLIENT_FRAME,
 };
 pub use workspace::{DEFAULT_BOT_ID, DEFAULT_CHANNELS, DEFAULT_USERS, Post, PostVia, WebCall, WebFault};
@@ -295,6 +297,8 @@ impl Emulator {
         .to_value();
         lock(&shared.workspace).store(channel, event.clone());
         self.push_text(event.to_string());
+        // Slack delivers a person's message to Socket Mode apps too, as an `events_api` envelope.
+        socket_mode::on_message_event(shared, &event);
         event
     }
 
