@@ -364,7 +364,11 @@ fn register(shared: &Shared, tx: &mpsc::UnboundedSender<Out>, gate: Arc<Gate>) -
     state.next_socket += 1;
     let id = state.next_socket;
     let num_connections = state.sockets.len() + 1;
-    let over_cap = num_connections > shared.config.socket_mode.max_sockets;
+    let max_sockets = state
+        .faults
+        .max_sockets
+        .unwrap_or(shared.config.socket_mode.max_sockets);
+    let over_cap = num_connections > max_sockets;
     state.sockets.insert(
         id,
         Socket {
@@ -387,7 +391,8 @@ fn register(shared: &Shared, tx: &mpsc::UnboundedSender<Out>, gate: Arc<Gate>) -
 }
 
 /// Unregisters a session however its task ends. A session that ended without a close
-/// handshake (a cut TCP connection) stays registered as a ghost for the configured lifetime.
+/// handshake (a cut TCP connection) that the server was not ending itself stays registered as
+/// a ghost for the configured lifetime.
 struct Registration {
     shared: Arc<Shared>,
     id: u64,
@@ -403,7 +408,9 @@ impl Drop for Registration {
             return;
         };
         let counted = std::mem::replace(&mut socket.counted, false);
-        if clean || lifetime.is_zero() {
+        // A socket Slack itself was ending (told `disconnect`, or over the cap) is gone
+        // however the client lets it go.
+        if clean || socket.retiring || lifetime.is_zero() {
             state.sockets.remove(&self.id);
         } else {
             debug!(

@@ -26,6 +26,8 @@ pub(super) struct SocketModeFaults {
     refuse_upgrades: usize,
     /// Envelopes may go to ghost registrations (and are lost there).
     pub(super) route_to_ghosts: bool,
+    /// Replaces the builder's socket cap while set.
+    pub(super) max_sockets: Option<usize>,
 }
 
 impl SocketModeFaults {
@@ -95,6 +97,13 @@ impl Emulator {
     /// only count against the cap.
     pub fn socket_mode_route_to_ghosts(&self, route: bool) {
         lock(&self.shared().socket_mode).faults.route_to_ghosts = route;
+    }
+
+    /// Socket Mode: replaces the builder's per-app socket cap from now on (`None` restores
+    /// it): sockets opened beyond it get `hello`, `disconnect` with `too_many_websockets` and
+    /// a close. Open sockets are left alone.
+    pub fn socket_mode_limit_sockets(&self, max: Option<usize>) {
+        lock(&self.shared().socket_mode).faults.max_sockets = max;
     }
 
     /// Socket Mode: ghost registrations now (sockets that ended without a close handshake,

@@ -246,3 +246,18 @@ async fn silence_holds_everything_and_stall_stops_reading() {
         "read once the stall ends"
     );
 }
+
+#[tokio::test]
+async fn the_socket_cap_can_be_changed_while_running() {
+    let emu = Emulator::start().await.unwrap();
+    let (_open, _) = open_socket_mode(&emu).await;
+    emu.socket_mode_limit_sockets(Some(1));
+    let (mut over, hello) = open_socket_mode(&emu).await;
+    assert_eq!(hello["num_connections"], 2);
+    let (frames, _) = read_to_end(&mut over).await;
+    assert_eq!(frames[0]["reason"], "too_many_websockets", "{frames:?}");
+    emu.socket_mode_limit_sockets(None);
+    let (mut fine, _) = open_socket_mode(&emu).await;
+    assert_quiet(&mut fine).await;
+    assert_eq!(emu.socket_mode_connections(), 2);
+}
