@@ -10,7 +10,7 @@
 //! `cargo run --release -p rtm-bench -- web` runs the Web API client scenario on its own
 //! (`--smoke`, `--runs N`, `--no-write`).
 //!
-//! Options: `throughput` / `scale` / `dispatch` / `profile` (run only those), `--runs N`,
+//! Options: `throughput` / `scale` / `dispatch` / `profile` / `socket` (run only those), `--runs N`,
 //! `--no-peers`, `--peers` (include them in smoke mode), `--clients floor,read,..` (only those),
 //! `--events N` (throughput burst size), `--scale-n N` (one scale size),
 //! `--echo-bot PATH` (skip building it),

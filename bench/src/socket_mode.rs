@@ -455,9 +455,7 @@ async fn run_session(shared: Arc<SmShared>, ws: Ws) {
 }
 
 async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
-    let hello = format!(
-        r#"{{"type":"hello","num_connections":1,"debug_info":{{"host":"applink-bench","build_number":1,"approximate_connection_time":18060}},"connection_info":{{"app_id":"A0BENCH"}}}}"#
-    );
+    let hello = r#"{"type":"hello","num_connections":1,"debug_info":{"host":"applink-bench","build_number":1,"approximate_connection_time":18060},"connection_info":{"app_id":"A0BENCH"}}"#;
     if sink.send(Message::text(hello)).await.is_err() {
         return;
     }

@@ -42,6 +42,33 @@ pub(super) struct Config {
     pub(super) hello_delay: Duration,
     pub(super) frames_before_hello: Vec<String>,
     pub(super) socket_mode: super::socket_mode::SocketModeConfig,
+    /// Other users and bots that can post with `chat.postMessage`, by token.
+    pub(super) other_posters: Vec<OtherPoster>,
+}
+
+/// Another user or bot of the workspace that posts with its own token.
+#[derive(Clone)]
+pub(super) struct OtherPoster {
+    token: String,
+    pub(super) user: String,
+    pub(super) bot_id: Option<String>,
+}
+
+impl fmt::Debug for OtherPoster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtherPoster")
+            .field("token", &"<redacted>")
+            .field("user", &self.user)
+            .field("bot_id", &self.bot_id)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The other poster whose token this is.
+    pub(super) fn other_poster(&self, token: &str) -> Option<&OtherPoster> {
+        self.other_posters.iter().find(|p| p.token == token)
+    }
 }
 
 impl Default for Config {
@@ -62,6 +89,7 @@ impl Default for Config {
             hello_delay: Duration::ZERO,
             frames_before_hello: Vec::new(),
             socket_mode: super::socket_mode::SocketModeConfig::default(),
+            other_posters: Vec::new(),
         }
     }
 }
@@ -208,6 +236,25 @@ impl EmulatorBuilder {
         S: Into<String>,
     {
         self.config.frames_before_hello = frames.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds another user (or, with `bot_id`, another app's bot) that posts with
+    /// `chat.postMessage` using `token`: its messages carry its `user` (and `bot_id`), are
+    /// stored in the channel's history and reach RTM sockets and Socket Mode apps like any
+    /// message, but are not in [`Emulator::posts`] (the bot's own posts). Lets a test check
+    /// what a bot does with other bots' messages. Default: none.
+    pub fn other_poster(
+        mut self,
+        token: impl Into<String>,
+        user_id: impl Into<String>,
+        bot_id: Option<&str>,
+    ) -> Self {
+        self.config.other_posters.push(OtherPoster {
+            token: token.into(),
+            user: user_id.into(),
+            bot_id: bot_id.map(str::to_owned),
+        });
         self
     }
 

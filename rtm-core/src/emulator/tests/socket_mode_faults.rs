@@ -261,3 +261,51 @@ async fn the_socket_cap_can_be_changed_while_running() {
     assert_quiet(&mut fine).await;
     assert_eq!(emu.socket_mode_connections(), 2);
 }
+
+#[tokio::test]
+async fn posts_by_people_and_other_bots_reach_socket_mode_apps_as_events_api() {
+    let emu = Emulator::builder()
+        .other_poster("xoxb-other-app", "U0OTHER", Some("B0OTHER"))
+        .start()
+        .await
+        .unwrap();
+    let (mut ws, _) = open_socket_mode(&emu).await;
+    // Another app's bot posts with chat.postMessage.
+    let url = format!("{}chat.postMessage", emu.api_url());
+    let answer = body(
+        within(
+            http()
+                .post(url)
+                .bearer_auth("xoxb-other-app")
+                .json(&json!({"channel": "C0GENERAL", "text": "from another bot"}))
+                .send(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let frame = next_json(&mut ws).await;
+    assert_eq!(frame["type"], "events_api");
+    let event = &frame["payload"]["event"];
+    assert_eq!(
+        (
+            &event["user"],
+            &event["bot_id"],
+            &event["text"],
+            &event["channel"]
+        ),
+        (
+            &json!("U0OTHER"),
+            &json!("B0OTHER"),
+            &json!("from another bot"),
+            &json!("C0GENERAL")
+        )
+    );
+    assert!(emu.posts().is_empty(), "not one of the bot's own posts");
+    // A person's message too.
+    emu.message("C0GENERAL", "U0ALICE", "from a person");
+    let frame = next_json(&mut ws).await;
+    assert_eq!(frame["payload"]["event"]["user"], "U0ALICE");
+    assert_eq!(frame["payload"]["event"]["text"], "from a person");
+}
