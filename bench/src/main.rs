@@ -10,7 +10,7 @@
 //! `cargo run --release -p rtm-bench -- web` runs the Web API client scenario on its own
 //! (`--smoke`, `--runs N`, `--no-write`).
 //!
-//! Options: `throughput` / `scale` / `dispatch` / `profile` (run only those), `--runs N`,
+//! Options: `throughput` / `scale` / `dispatch` / `profile` / `socket` (run only those), `--runs N`,
 //! `--no-peers`, `--peers` (include them in smoke mode), `--clients floor,read,..` (only those),
 //! `--events N` (throughput burst size), `--scale-n N` (one scale size),
 //! `--echo-bot PATH` (skip building it),
@@ -21,6 +21,7 @@ mod procfs;
 mod report;
 mod scenarios;
 mod server;
+mod socket_mode;
 mod web;
 
 use std::{
@@ -31,7 +32,7 @@ use std::{
 use report::Report;
 use scenarios::{ClientSpec, ScaleCase, Settings};
 
-const USAGE: &str = "usage: rtm-bench [all|throughput|scale|dispatch|profile]... [--smoke] [--runs N] [--no-peers] [--peers] \
+const USAGE: &str = "usage: rtm-bench [all|throughput|scale|dispatch|profile|socket]... [--smoke] [--runs N] [--no-peers] [--peers] \
                      [--clients KEY,..] [--events N] [--scale-n N] [--echo-bot PATH] [--no-write] [--output FILE]";
 
 #[derive(Debug, Default)]
@@ -49,6 +50,7 @@ struct Options {
     scale: bool,
     dispatch: bool,
     profile: bool,
+    socket: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -62,7 +64,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "all" => {
                 (o.throughput, o.scale, o.dispatch, o.profile, any) = (true, true, true, true, true);
+                o.socket = true;
             }
+            "socket" => (o.socket, any) = (true, true),
             "profile" => (o.profile, any) = (true, true),
             "throughput" | "latency" => (o.throughput, any) = (true, true),
             "scale" => (o.scale, any) = (true, true),
@@ -112,6 +116,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     if !any {
         (o.throughput, o.scale, o.dispatch, o.profile) = (true, true, true, true);
+        o.socket = true;
     }
     Ok(o)
 }
@@ -124,7 +129,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         };
         raise_fd_limit();
-        return match clients::run(kind, &args[2..]) {
+        let result = if kind == "socket-floor" {
+            socket_mode::run_floor()
+        } else {
+            clients::run(kind, &args[2..])
+        };
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("rtm-bench client {kind}: {e}");
@@ -503,6 +513,43 @@ async fn harness(options: Options) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
 
+    if options.socket {
+        let bot = build(
+            "examples/socket_echo_bot",
+            &["-p", "rtm-examples", "--example", "socket_echo_bot"],
+            "examples/socket_echo_bot",
+        )?;
+        let mut clients = vec![
+            ClientSpec {
+                key: "socket-floor",
+                label: "floor (bare stack)",
+                program: me.clone(),
+                args: vec!["client".into(), "socket-floor".into()],
+                is_floor: true,
+                ours: false,
+            },
+            ClientSpec {
+                key: "socket-echo-bot",
+                label: "ours, socket_echo_bot",
+                program: bot,
+                args: Vec::new(),
+                is_floor: false,
+                ours: true,
+            },
+        ];
+        if let Some(only) = &options.only {
+            clients.retain(|c| only.iter().any(|k| k == c.key));
+        }
+        eprintln!(
+            "== socket mode echo ({} envelopes, {} run(s))",
+            socket_mode::burst_n(&settings),
+            settings.runs
+        );
+        report.socket = socket_mode::run(&settings, &clients)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+
     let (doc, svg) = match (&options.output, options.smoke) {
         (Some(path), _) => (path.clone(), path.with_extension("svg")),
         (None, false) => (root.join("BENCHMARKS.md"), bench_dir().join("throughput.svg")),
@@ -576,6 +623,7 @@ fn smoke_check(report: &Report) -> Result<(), String> {
             failures.push(format!("profile {} ({}): {e}", p.label, p.runtime));
         }
     }
+    failures.extend(socket_mode::smoke_failures(&report.socket));
     if failures.is_empty() {
         eprintln!("smoke check passed");
         Ok(())

@@ -18,6 +18,8 @@ pub struct Report {
     pub scale: Vec<ScaleMeasure>,
     pub dispatch: Vec<DispatchResults>,
     pub profile: Vec<ProfileMeasure>,
+    /// The Socket Mode echo scenario.
+    pub socket: Vec<crate::socket_mode::SmResults>,
     pub svg_path: Option<String>,
 }
 
@@ -36,7 +38,7 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
     }
 }
 
-fn ratio(value: f64, floor: f64) -> String {
+pub(crate) fn ratio(value: f64, floor: f64) -> String {
     if value.is_finite() && floor.is_finite() && floor > 0.0 {
         format!("{:.2}×", value / floor)
     } else {
@@ -44,7 +46,7 @@ fn ratio(value: f64, floor: f64) -> String {
     }
 }
 
-fn num(value: f64, decimals: usize) -> String {
+pub(crate) fn num(value: f64, decimals: usize) -> String {
     if !value.is_finite() {
         return "–".into();
     }
@@ -182,6 +184,7 @@ impl Report {
         self.scale_table(w, settings);
         self.dispatch_table(w, settings);
         self.profile_table(w, settings);
+        crate::socket_mode::markdown(w, &self.socket, settings);
         self.targets(w, settings);
         out
     }

@@ -104,7 +104,7 @@ impl ClientSpec {
 }
 
 /// The environment every client gets: the token and URL, no proxies, a log file.
-fn configure(cmd: &mut Command, api_url: &str, log: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn configure(cmd: &mut Command, api_url: &str, log: &std::path::Path) -> std::io::Result<()> {
     for proxy in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -128,16 +128,16 @@ fn configure(cmd: &mut Command, api_url: &str, log: &std::path::Path) -> std::io
     Ok(())
 }
 
-async fn stop(mut child: Child) {
+pub(crate) async fn stop(mut child: Child) {
     let _ = child.start_kill();
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
 }
 
-fn log_path(settings: &Settings, name: &str) -> PathBuf {
+pub(crate) fn log_path(settings: &Settings, name: &str) -> PathBuf {
     settings.results_dir.join("logs").join(format!("{name}.log"))
 }
 
-fn tail(path: &std::path::Path) -> String {
+pub(crate) fn tail(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().rev().take(3).collect();
     lines.into_iter().rev().collect::<Vec<_>>().join(" | ")

@@ -187,14 +187,14 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 /// One parsed HTTP request head (and its body).
-struct Request {
-    target: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub(crate) target: String,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
     }
 }
@@ -242,7 +242,7 @@ async fn respond(tcp: &mut TcpStream, status: &str, extra: &str, body: &str) -> 
 }
 
 /// Reads one request (head and `Content-Length` body); returns it and the head's length.
-async fn read_request(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(Request, usize)> {
+pub(crate) async fn read_request(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(Request, usize)> {
     let head_len = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break pos + 4;
@@ -469,7 +469,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 impl Phase {
-    fn new(base: u64, n: usize, rate: Option<f64>, expect_echoes: bool) -> Phase {
+    pub(crate) fn new(base: u64, n: usize, rate: Option<f64>, expect_echoes: bool) -> Phase {
         let slots = if expect_echoes { n } else { 0 };
         Phase {
             base,
@@ -494,6 +494,22 @@ impl Phase {
 
     fn stamp(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
+    }
+
+    /// Records that event `idx` of the phase was written now (for other servers' writers).
+    pub(crate) fn mark_sent(&self, idx: usize) {
+        let t = self.stamp(Instant::now());
+        if idx == 0 {
+            self.first_sent.store(t, Relaxed);
+        }
+        if let Some(slot) = self.sent.get(idx) {
+            slot.store(t, Relaxed);
+        }
+    }
+
+    /// The first sequence number, the event count and the fixed rate (`None`: a burst).
+    pub(crate) fn shape(&self) -> (u64, usize, Option<f64>) {
+        (self.base, self.n, self.rate)
     }
 
     pub fn is_complete(&self) -> bool {
@@ -582,7 +598,7 @@ impl Phase {
     }
 
     /// Records one client `message` frame.
-    fn record(&self, channel: Option<&str>, text: Option<&str>, at: Instant) {
+    pub(crate) fn record(&self, channel: Option<&str>, text: Option<&str>, at: Instant) {
         let t = self.stamp(at);
         self.progress.store(t, Relaxed);
         let Some(text) = text else {
@@ -619,10 +635,15 @@ impl Phase {
 
 /// A realistic `message` event (the fields captured RTM traffic carries) with `seq` in its text.
 pub fn event_text(seq: u64) -> String {
+    event_text_in(seq, CHANNEL)
+}
+
+/// [`event_text`] in another channel.
+pub fn event_text_in(seq: u64, channel: &str) -> String {
     let secs = 1_700_000_000 + seq / 1_000_000;
     let micros = seq % 1_000_000;
     format!(
-        r#"{{"type":"message","channel":"{CHANNEL}","user":"{SENDER}","text":"bench {seq}","ts":"{secs}.{micros:06}","client_msg_id":"00000000-0000-4000-8000-{seq:012}","suppress_notification":false,"team":"{TEAM}","user_team":"{TEAM}","source_team":"{TEAM}","event_ts":"{secs}.{micros:06}"}}"#
+        r#"{{"type":"message","channel":"{channel}","user":"{SENDER}","text":"bench {seq}","ts":"{secs}.{micros:06}","client_msg_id":"00000000-0000-4000-8000-{seq:012}","suppress_notification":false,"team":"{TEAM}","user_team":"{TEAM}","source_team":"{TEAM}","event_ts":"{secs}.{micros:06}"}}"#
     )
 }
 

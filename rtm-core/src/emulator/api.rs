@@ -53,6 +53,18 @@ pub(super) fn route(shared: &Shared, request: &Request) -> Response {
         }
         return super::socket_mode::open(shared, request);
     }
+    if method == "chat.postMessage"
+        && let Some(poster) = request
+            .token()
+            .and_then(|token| shared.config.other_poster(&token))
+    {
+        let poster = methods::Poster {
+            user: &poster.user,
+            bot_id: poster.bot_id.as_deref(),
+            is_self: false,
+        };
+        return methods::post_message_as(shared, &Args(&args), &poster);
+    }
     let revoked = lock(&shared.connects).revoked;
     if let Err(code) = check_token(shared, revoked, request) {
         return api_error(code);

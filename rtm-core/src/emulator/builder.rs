@@ -42,6 +42,33 @@ pub(super) struct Config {
     pub(super) hello_delay: Duration,
     pub(super) frames_before_hello: Vec<String>,
     pub(super) socket_mode: super::socket_mode::SocketModeConfig,
+    /// Other users and bots that can post with `chat.postMessage`, by token.
+    pub(super) other_posters: Vec<OtherPoster>,
+}
+
+/// Another user or bot of the workspace that posts with its own token.
+#[derive(Clone)]
+pub(super) struct OtherPoster {
+    token: String,
+    pub(super) user: String,
+    pub(super) bot_id: Option<String>,
+}
+
+impl fmt::Debug for OtherPoster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtherPoster")
+            .field("token", &"<redacted>")
+            .field("user", &self.user)
+            .field("bot_id", &self.bot_id)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The other poster whose token this is.
+    pub(super) fn other_poster(&self, token: &str) -> Option<&OtherPoster> {
+        self.other_posters.iter().find(|p| p.token == token)
+    }
 }
 
 impl Default for Config {
@@ -62,6 +89,7 @@ impl Default for Config {
             hello_delay: Duration::ZERO,
             frames_before_hello: Vec::new(),
             socket_mode: super::socket_mode::SocketModeConfig::default(),
+            other_posters: Vec::new(),
         }
     }
 }
@@ -211,6 +239,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Adds another user (or, with `bot_id`, another app's bot) that posts with
+    /// `chat.postMessage` using `token`: its messages carry its `user` (and `bot_id`), are
+    /// stored in the channel's history and reach RTM sockets and Socket Mode apps like any
+    /// message, but are not in [`Emulator::posts`] (the bot's own posts). Lets a test check
+    /// what a bot does with other bots' messages. Default: none.
+    pub fn other_poster(
+        mut self,
+        token: impl Into<String>,
+        user_id: impl Into<String>,
+        bot_id: Option<&str>,
+    ) -> Self {
+        self.config.other_posters.push(OtherPoster {
+            token: token.into(),
+            user: user_id.into(),
+            bot_id: bot_id.map(str::to_owned),
+        });
+        self
+    }
+
     /// Socket Mode: the app-level token `apps.connections.open` accepts. Default
     /// [`DEFAULT_APP_TOKEN`](super::DEFAULT_APP_TOKEN).
     pub fn app_token(mut self, token: impl Into<String>) -> Self {
@@ -247,6 +294,38 @@ impl EmulatorBuilder {
     /// closed. Default [`DEFAULT_DISCONNECT_CLOSE_DELAY`](super::DEFAULT_DISCONNECT_CLOSE_DELAY).
     pub fn socket_mode_disconnect_close_delay(mut self, delay: Duration) -> Self {
         self.config.socket_mode.disconnect_close_delay = delay;
+        self
+    }
+
+    /// Socket Mode: how long a URL from `apps.connections.open` stays usable (once); an
+    /// upgrade with an expired or used ticket is refused with HTTP 409. Default
+    /// [`DEFAULT_SOCKET_MODE_TICKET_TTL`](super::DEFAULT_SOCKET_MODE_TICKET_TTL).
+    pub fn socket_mode_ticket_ttl(mut self, ttl: Duration) -> Self {
+        self.config.socket_mode.ticket_ttl = ttl;
+        self
+    }
+
+    /// Socket Mode: how long a socket whose TCP connection ended without a close handshake
+    /// stays registered as a ghost, counted in `hello.num_connections` and against the cap
+    /// (§7.6). Zero: never. Default [`DEFAULT_GHOST_LIFETIME`](super::DEFAULT_GHOST_LIFETIME).
+    pub fn socket_mode_ghost_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.socket_mode.ghost_lifetime = lifetime;
+        self
+    }
+
+    /// Socket Mode: how long a socket whose URL carries `debug_reconnects=true` lives before
+    /// it gets `disconnect` with `refresh_requested`. Default
+    /// [`DEFAULT_DEBUG_RECONNECTS_LIFETIME`](super::DEFAULT_DEBUG_RECONNECTS_LIFETIME) (Slack's 360 s).
+    pub fn socket_mode_debug_reconnects_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.socket_mode.debug_reconnects_lifetime = lifetime;
+        self
+    }
+
+    /// Socket Mode: every socket behaves as if its URL carried `debug_reconnects=true`
+    /// (refreshed after the debug lifetime), so a client's refresh path runs without changing
+    /// its URL. Default `false`.
+    pub fn socket_mode_debug_reconnects(mut self, always: bool) -> Self {
+        self.config.socket_mode.debug_reconnects = always;
         self
     }
 

@@ -159,7 +159,15 @@ async fn handle(shared: Arc<Shared>, mut request: hyper::Request<Incoming>) -> h
         None
     };
     if let Some((is_socket_mode, ticket)) = socket {
-        return match upgrade_response(&request) {
+        let debug_reconnects =
+            is_socket_mode && socket_mode::debug_reconnects_of(request.uri().query().unwrap_or(""));
+        let admitted = upgrade_response(&request).and_then(|response| {
+            if is_socket_mode {
+                socket_mode::admit(&shared, &ticket)?;
+            }
+            Ok(response)
+        });
+        return match admitted {
             Ok(response) => {
                 let on_upgrade = hyper::upgrade::on(&mut request);
                 let session = async move {
@@ -171,7 +179,7 @@ async fn handle(shared: Arc<Shared>, mut request: hyper::Request<Incoming>) -> h
                                 };
                                 let leftover = parts.read_buf.to_vec();
                                 if is_socket_mode {
-                                    socket_mode::run_session(shared, tcp, leftover, ticket).await;
+                                    socket_mode::run_session(shared, tcp, leftover, debug_reconnects).await;
                                 } else {
                                     ws::run_session(shared, tcp, leftover, &ticket).await;
                                 }

@@ -74,8 +74,28 @@ pub(super) fn dispatch(shared: &Shared, method: &str, args: &Args<'_>) -> Option
     })
 }
 
-/// `chat.postMessage`: a `U…` channel posts to that user's DM.
+/// `chat.postMessage` with the bot's token: a `U…` channel posts to that user's DM.
 fn post_message(shared: &Shared, args: &Args<'_>) -> Response {
+    let bot = Poster {
+        user: &shared.config.self_id,
+        bot_id: Some(DEFAULT_BOT_ID),
+        is_self: true,
+    };
+    post_message_as(shared, args, &bot)
+}
+
+/// Who a `chat.postMessage` posts as.
+pub(super) struct Poster<'a> {
+    pub(super) user: &'a str,
+    pub(super) bot_id: Option<&'a str>,
+    /// The emulated bot itself: its posts go to the posts ledger.
+    pub(super) is_self: bool,
+}
+
+/// `chat.postMessage` as `poster`. Every post is stored in the channel's history and
+/// delivered like Slack does: a `message` event on RTM sockets and an `events_api` envelope
+/// to Socket Mode apps. Only the bot's own posts go to the posts ledger.
+pub(super) fn post_message_as(shared: &Shared, args: &Args<'_>, poster: &Poster<'_>) -> Response {
     let Some(mut channel) = args.get("channel") else {
         return api_error("channel_not_found");
     };
@@ -88,9 +108,11 @@ fn post_message(shared: &Shared, args: &Args<'_>) -> Response {
     let config = &shared.config;
     let ts = shared.next_ts();
     let mut message = json!({
-        "type": "message", "user": config.self_id, "bot_id": DEFAULT_BOT_ID, "text": text,
-        "ts": ts, "team": config.team_id,
+        "type": "message", "user": poster.user, "text": text, "ts": ts, "team": config.team_id,
     });
+    if let (Some(bot_id), Some(map)) = (poster.bot_id, message.as_object_mut()) {
+        map.insert("bot_id".to_owned(), Value::from(bot_id));
+    }
     {
         let mut workspace = lock(&shared.workspace);
         if channel.starts_with('U') || channel.starts_with('W') {
@@ -129,7 +151,11 @@ fn post_message(shared: &Shared, args: &Args<'_>) -> Response {
         thread_ts,
         via: PostVia::WebApi,
     };
-    shared.record_post(post, message.clone());
+    if poster.is_self {
+        shared.record_post(post, message.clone());
+    } else {
+        lock(&shared.workspace).store(&post.channel, message.clone());
+    }
     shared.push(&Message::Text(event.to_string().into()));
     super::socket_mode::on_message_event(shared, &event);
     ok(json!({"channel": channel, "ts": ts, "message": message}))

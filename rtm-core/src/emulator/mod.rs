@@ -44,6 +44,7 @@ mod ratelimit;
 mod response_url;
 mod server;
 mod socket_mode;
+mod socket_mode_faults;
 mod state;
 mod workspace;
 mod ws;
@@ -71,8 +72,9 @@ pub use builder::{
 
 pub use response_url::{RESPONSE_URL_MAX_USES, ResponseUrlPost};
 pub use socket_mode::{
-    DEFAULT_ACK_TIMEOUT, DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_DISCONNECT_CLOSE_DELAY,
-    DEFAULT_RETRY_SCHEDULE, DEFAULT_SOCKET_MODE_MAX_SOCKETS, DEFAULT_SOCKET_MODE_PING_INTERVAL,
+    DEFAULT_ACK_TIMEOUT, DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_DEBUG_RECONNECTS_LIFETIME,
+    DEFAULT_DISCONNECT_CLOSE_DELAY, DEFAULT_GHOST_LIFETIME, DEFAULT_RETRY_SCHEDULE,
+    DEFAULT_SOCKET_MODE_MAX_SOCKETS, DEFAULT_SOCKET_MODE_PING_INTERVAL, DEFAULT_SOCKET_MODE_TICKET_TTL,
     MAX_SOCKET_MODE_CLIENT_FRAME,
 };
 pub use workspace::{DEFAULT_BOT_ID, DEFAULT_CHANNELS, DEFAULT_USERS, Post, PostVia, WebCall, WebFault};
@@ -230,11 +232,6 @@ impl Emulator {
         socket_mode::sockets_opened(self.shared())
     }
 
-    /// Socket Mode: the most sockets that were open at once so far, counting those refused
-    /// over the cap while they lasted: what a client's socket count peaked at.
-    pub fn socket_mode_most_open(&self) -> usize {
-        socket_mode::most_open(self.shared())
-    }
 
     /// The Web API base URL, `http://127.0.0.1:PORT/api/` (with the trailing slash): what a
     /// client's base URL is set to instead of `https://slack.com/api/`.
@@ -314,6 +311,8 @@ impl Emulator {
         .to_value();
         lock(&shared.workspace).store(channel, event.clone());
         self.push_text(event.to_string());
+        // Slack delivers a person's message to Socket Mode apps too, as an `events_api` envelope.
+        socket_mode::on_message_event(shared, &event);
         event
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -23,7 +24,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::debug;
 
 use super::api::{api_error, rate_limited};
+use super::gate::{Gate, GatedStream};
 use super::http::Request;
+use super::socket_mode_faults::SocketModeFaults;
 use super::state::{Shared, lock};
 
 /// The app-level token `apps.connections.open` accepts unless the builder sets another.
@@ -43,6 +46,14 @@ pub const DEFAULT_RETRY_SCHEDULE: [Duration; 3] =
 pub const DEFAULT_SOCKET_MODE_PING_INTERVAL: Duration = Duration::from_secs(10);
 /// How long after `disconnect` (`warning`, `refresh_requested`) the emulator closes the socket.
 pub const DEFAULT_DISCONNECT_CLOSE_DELAY: Duration = Duration::from_secs(1);
+/// How long a Socket Mode URL from `apps.connections.open` stays usable (single use).
+pub const DEFAULT_SOCKET_MODE_TICKET_TTL: Duration = Duration::from_secs(30);
+/// How long a socket whose TCP connection ended without a close handshake stays registered
+/// (a "ghost", §7.6): it still counts in `num_connections` and against the socket cap.
+pub const DEFAULT_GHOST_LIFETIME: Duration = Duration::from_secs(30);
+/// How long a socket opened with `debug_reconnects=true` lives before `refresh_requested`:
+/// Slack's 360 s.
+pub const DEFAULT_DEBUG_RECONNECTS_LIFETIME: Duration = Duration::from_secs(360);
 
 pub(super) const LINK_PATH: &str = "/link/";
 
@@ -55,6 +66,11 @@ pub(super) struct SocketModeConfig {
     pub(super) retry_schedule: Vec<Duration>,
     pub(super) ping_interval: Duration,
     pub(super) disconnect_close_delay: Duration,
+    pub(super) ticket_ttl: Duration,
+    pub(super) ghost_lifetime: Duration,
+    pub(super) debug_reconnects_lifetime: Duration,
+    /// Every socket behaves as if its URL had `debug_reconnects=true`.
+    pub(super) debug_reconnects: bool,
 }
 
 impl Default for SocketModeConfig {
@@ -66,6 +82,10 @@ impl Default for SocketModeConfig {
             retry_schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
             ping_interval: DEFAULT_SOCKET_MODE_PING_INTERVAL,
             disconnect_close_delay: DEFAULT_DISCONNECT_CLOSE_DELAY,
+            ticket_ttl: DEFAULT_SOCKET_MODE_TICKET_TTL,
+            ghost_lifetime: DEFAULT_GHOST_LIFETIME,
+            debug_reconnects_lifetime: DEFAULT_DEBUG_RECONNECTS_LIFETIME,
+            debug_reconnects: false,
         }
     }
 }
@@ -79,10 +99,16 @@ enum Out {
 }
 
 #[derive(Debug)]
-struct Socket {
+pub(super) struct Socket {
     tx: mpsc::UnboundedSender<Out>,
     /// Told `disconnect`: gets envelopes only when no other socket is open.
-    retiring: bool,
+    pub(super) retiring: bool,
+    /// Cuts the TCP connection, holds writes or reads (the Socket Mode faults).
+    pub(super) gate: Arc<Gate>,
+    /// Counted in `socket_mode_ready` (open and under the cap).
+    counted: bool,
+    /// Its TCP connection ended without a close handshake: still registered until then.
+    pub(super) ghost_until: Option<Instant>,
 }
 
 /// An `events_api` event not acked yet.
@@ -99,8 +125,9 @@ struct Pending {
 /// Socket Mode state shared by the emulator's tasks.
 #[derive(Debug, Default)]
 pub(super) struct SocketModeState {
-    tickets: HashSet<String>,
-    sockets: BTreeMap<u64, Socket>,
+    /// Unused tickets and when each expires.
+    tickets: HashMap<String, Instant>,
+    pub(super) sockets: BTreeMap<u64, Socket>,
     next_socket: u64,
     next_id: u64,
     next_pick: usize,
@@ -113,8 +140,12 @@ pub(super) struct SocketModeState {
     /// Whether any Socket Mode socket ever opened (posts become envelopes only then).
     used: bool,
     sockets_opened: usize,
-    /// The most sockets open at once so far.
+    /// The most sockets open and under the cap at once.
+    pub(super) peak_connections: usize,
+    /// The most sockets open at once, over the cap or not (ghosts not counted).
     most_open: usize,
+    /// Fault switches (drop, silence, stall, 409s, ghost routing).
+    pub(super) faults: SocketModeFaults,
 }
 
 /// Wakes the redelivery task.
@@ -145,7 +176,11 @@ pub(super) fn open(shared: &Shared, request: &Request) -> Response {
     let mut state = lock(&shared.socket_mode);
     state.next_id += 1;
     let ticket = format!("smt-{:08x}-{}", state.next_id, fastrand::u64(..));
-    state.tickets.insert(ticket.clone());
+    let now = Instant::now();
+    state.tickets.retain(|_, expires| *expires > now);
+    state
+        .tickets
+        .insert(ticket.clone(), now + shared.config.socket_mode.ticket_ttl);
     Response::json(
         200,
         &json!({
@@ -163,45 +198,60 @@ pub(super) fn ticket_of(query: &str) -> String {
     super::http::form_value(query.as_bytes(), "ticket").unwrap_or_default()
 }
 
-/// One Socket Mode session, on a connection whose upgrade was answered with 101.
-pub(super) async fn run_session(shared: Arc<Shared>, tcp: TcpStream, leftover: Vec<u8>, ticket: String) {
-    let accepted = lock(&shared.socket_mode).tickets.remove(&ticket);
+/// Whether a `/link/` query asks for short-lived sockets (`debug_reconnects=true`, §7.1).
+pub(super) fn debug_reconnects_of(query: &str) -> bool {
+    super::http::form_value(query.as_bytes(), "debug_reconnects").as_deref() == Some("true")
+}
+
+/// Decides a websocket upgrade on `/link/` before it is answered: the ticket must have been
+/// issued, be unused and unexpired, and no "refuse upgrades" fault may be pending; otherwise
+/// HTTP 409, as Slack refuses a reused URL.
+pub(super) fn admit(shared: &Shared, ticket: &str) -> Result<(), Response> {
+    let mut state = lock(&shared.socket_mode);
+    let refused = state.faults.take_refusal();
+    let issued = state.tickets.remove(ticket);
+    if refused {
+        debug!("fault: socket mode upgrade refused with 409");
+        return Err(Response::text(409, "upgrade refused"));
+    }
+    match issued {
+        Some(expires) if expires > Instant::now() => Ok(()),
+        Some(_) => {
+            debug!("socket mode ticket expired; 409");
+            Err(Response::text(409, "ticket expired"))
+        }
+        None => {
+            debug!("socket mode ticket unknown or used; 409");
+            Err(Response::text(409, "ticket unknown or already used"))
+        }
+    }
+}
+
+/// One Socket Mode session, on a connection whose upgrade was admitted and answered with
+/// 101. `debug_reconnects`: the URL asked for a short lifetime.
+pub(super) async fn run_session(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    leftover: Vec<u8>,
+    debug_reconnects: bool,
+) {
+    let gate = lock(&shared.socket_mode).faults.gate();
     let max = MAX_SOCKET_MODE_CLIENT_FRAME - 1;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
+    let tcp = GatedStream::new(tcp, Arc::clone(&gate));
     let ws = WebSocketStream::from_partially_read(tcp, leftover, Role::Server, Some(config)).await;
     let (mut sink, mut stream) = ws.split();
-    if !accepted {
-        debug!("socket mode ticket unknown or used");
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: CloseCode::Policy,
-                reason: "invalid ticket".into(),
-            })))
-            .await;
-        return;
-    }
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let (id, num_connections) = {
-        let mut state = lock(&shared.socket_mode);
-        state.next_socket += 1;
-        let id = state.next_socket;
-        state.sockets.insert(
-            id,
-            Socket {
-                tx: tx.clone(),
-                retiring: false,
-            },
-        );
-        state.used = true;
-        state.sockets_opened += 1;
-        state.most_open = state.most_open.max(state.sockets.len());
-        (id, state.sockets.len())
+    let Some((id, num_connections, over_cap)) = register(&shared, &tx, gate) else {
+        return;
     };
+    let clean = Arc::new(AtomicBool::new(false));
     let _guard = Registration {
         shared: Arc::clone(&shared),
         id,
+        clean: Arc::clone(&clean),
     };
     let hello = json!({
         "type": "hello", "num_connections": num_connections,
@@ -209,40 +259,53 @@ pub(super) async fn run_session(shared: Arc<Shared>, tcp: TcpStream, leftover: V
         "connection_info": {"app_id": DEFAULT_APP_ID},
     });
     let _ = tx.send(Out::Frame(Message::text(hello.to_string())));
-    if num_connections > shared.config.socket_mode.max_sockets {
+    if over_cap {
         debug!(num_connections, "over the socket limit");
         let frame = json!({"type": "disconnect", "reason": "too_many_websockets",
                            "debug_info": {"host": "applink-emulator"}});
         let _ = tx.send(Out::Frame(Message::text(frame.to_string())));
         let _ = tx.send(Out::Close(Duration::ZERO, CloseCode::Normal, ""));
-    } else {
-        shared.socket_mode_ready.send_modify(|n| *n += 1);
     }
-    let ping_interval = shared.config.socket_mode.ping_interval;
+    let socket_mode = &shared.config.socket_mode;
+    let ping_interval = socket_mode.ping_interval;
+    let refresh_at = (debug_reconnects || socket_mode.debug_reconnects)
+        .then(|| Instant::now() + socket_mode.debug_reconnects_lifetime);
     let mut shutdown = shared.shutdown.subscribe();
-    let writer = async move {
-        let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
-        loop {
-            tokio::select! {
-                out = rx.recv() => match out {
-                    Some(Out::Frame(message)) => {
-                        if sink.send(message).await.is_err() {
+    let writer = {
+        let shared = Arc::clone(&shared);
+        let clean = Arc::clone(&clean);
+        async move {
+            let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+            let mut refresh_at = refresh_at;
+            loop {
+                tokio::select! {
+                    out = rx.recv() => match out {
+                        Some(Out::Frame(message)) => {
+                            if sink.send(message).await.is_err() {
+                                return;
+                            }
+                        }
+                        Some(Out::Close(delay, code, reason)) => {
+                            sleep(delay).await;
+                            while let Ok(Out::Frame(message)) = rx.try_recv() {
+                                let _ = sink.send(message).await;
+                            }
+                            // The server ends it: Slack unregisters the socket.
+                            clean.store(true, Ordering::SeqCst);
+                            let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                            return;
+                        }
+                        None => return,
+                    },
+                    _ = ping.tick() => {
+                        if sink.send(Message::Ping("ping from applink-emulator".as_bytes().to_vec().into())).await.is_err() {
                             return;
                         }
                     }
-                    Some(Out::Close(delay, code, reason)) => {
-                        sleep(delay).await;
-                        while let Ok(Out::Frame(message)) = rx.try_recv() {
-                            let _ = sink.send(message).await;
-                        }
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-                        return;
-                    }
-                    None => return,
-                },
-                _ = ping.tick() => {
-                    if sink.send(Message::Ping("ping from applink-emulator".as_bytes().to_vec().into())).await.is_err() {
-                        return;
+                    () = sleep_until_some(refresh_at) => {
+                        refresh_at = None;
+                        debug!(session = id, "debug_reconnects: the socket's lifetime is over");
+                        retire(&shared, id, "refresh_requested");
                     }
                 }
             }
@@ -252,7 +315,10 @@ pub(super) async fn run_session(shared: Arc<Shared>, tcp: TcpStream, leftover: V
         while let Some(frame) = stream.next().await {
             match frame {
                 Ok(Message::Text(text)) => on_ack(&shared, &text),
-                Ok(Message::Close(_)) => break,
+                Ok(Message::Close(_)) => {
+                    clean.store(true, Ordering::SeqCst);
+                    break;
+                }
                 Ok(_) => {}
                 Err(WsError::Capacity(_)) => {
                     debug!("client frame over the 20,480-byte cap; closing with 1009");
@@ -274,18 +340,92 @@ pub(super) async fn run_session(shared: Arc<Shared>, tcp: TcpStream, leftover: V
         () = reader => {}
         _ = shutdown.wait_for(|stopped| *stopped) => {}
     }
-    debug!(session = id, "socket mode session closed");
+    debug!(
+        session = id,
+        close_handshake = clean.load(Ordering::SeqCst),
+        "socket mode session closed"
+    );
 }
 
-/// Unregisters a session however its task ends.
+/// Sleeps until `at`, or forever without it.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Registers a new socket: returns its id, the `num_connections` its `hello` reports (ghosts
+/// included) and whether that is over the cap. `None` once the emulator has stopped.
+fn register(shared: &Shared, tx: &mpsc::UnboundedSender<Out>, gate: Arc<Gate>) -> Option<(u64, usize, bool)> {
+    if *shared.shutdown.borrow() {
+        return None;
+    }
+    let mut state = lock(&shared.socket_mode);
+    state.forget_ghosts(Instant::now());
+    state.next_socket += 1;
+    let id = state.next_socket;
+    let num_connections = state.sockets.len() + 1;
+    let max_sockets = state
+        .faults
+        .max_sockets
+        .unwrap_or(shared.config.socket_mode.max_sockets);
+    let over_cap = num_connections > max_sockets;
+    state.sockets.insert(
+        id,
+        Socket {
+            tx: tx.clone(),
+            // Over the cap: it is about to be closed and gets no envelopes.
+            retiring: over_cap,
+            gate,
+            counted: !over_cap,
+            ghost_until: None,
+        },
+    );
+    state.used = true;
+    state.sockets_opened += 1;
+    let open = state.sockets.values().filter(|s| s.ghost_until.is_none()).count();
+    state.most_open = state.most_open.max(open);
+    if !over_cap {
+        let live = state.sockets.values().filter(|s| s.counted).count();
+        state.peak_connections = state.peak_connections.max(live);
+        shared.socket_mode_ready.send_modify(|n| *n += 1);
+    }
+    Some((id, num_connections, over_cap))
+}
+
+/// Unregisters a session however its task ends. A session that ended without a close
+/// handshake (a cut TCP connection) that the server was not ending itself stays registered as
+/// a ghost for the configured lifetime.
 struct Registration {
     shared: Arc<Shared>,
     id: u64,
+    clean: Arc<AtomicBool>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if lock(&self.shared.socket_mode).sockets.remove(&self.id).is_some() {
+        let lifetime = self.shared.config.socket_mode.ghost_lifetime;
+        let clean = self.clean.load(Ordering::SeqCst) || *self.shared.shutdown.borrow();
+        let mut state = lock(&self.shared.socket_mode);
+        let Some(socket) = state.sockets.get_mut(&self.id) else {
+            return;
+        };
+        let counted = std::mem::replace(&mut socket.counted, false);
+        // A socket Slack itself was ending (told `disconnect`, or over the cap) is gone
+        // however the client lets it go.
+        if clean || socket.retiring || lifetime.is_zero() {
+            state.sockets.remove(&self.id);
+        } else {
+            debug!(
+                session = self.id,
+                ?lifetime,
+                "socket ended without a close handshake: a ghost now"
+            );
+            socket.ghost_until = Some(Instant::now() + lifetime);
+        }
+        drop(state);
+        if counted {
             self.shared
                 .socket_mode_ready
                 .send_modify(|n| *n = n.saturating_sub(1));
@@ -330,14 +470,20 @@ impl SocketModeState {
     }
 
     fn deliver_text(&mut self, text: String) -> bool {
+        self.forget_ghosts(Instant::now());
+        let to_ghosts = self.faults.route_to_ghosts;
         let live: Vec<u64> = self
             .sockets
             .iter()
-            .filter(|(_, s)| !s.retiring)
+            .filter(|(_, s)| !s.retiring && (to_ghosts || s.ghost_until.is_none()))
             .map(|(id, _)| *id)
             .collect();
         let candidates = if live.is_empty() {
-            self.sockets.keys().copied().collect()
+            self.sockets
+                .iter()
+                .filter(|(_, s)| s.ghost_until.is_none())
+                .map(|(id, _)| *id)
+                .collect()
         } else {
             live
         };
@@ -346,10 +492,21 @@ impl SocketModeState {
         }
         self.next_pick = self.next_pick.wrapping_add(1);
         let id = candidates[self.next_pick % candidates.len()];
-        let text = Message::text(text);
+        let Some(socket) = self.sockets.get(&id) else {
+            return false;
+        };
+        if socket.ghost_until.is_some() {
+            // As with Slack: the frame goes to a registration nobody reads, and is not acked.
+            debug!(session = id, "frame routed to a ghost socket; lost");
+            return true;
+        }
+        socket.tx.send(Out::Frame(Message::text(text))).is_ok()
+    }
+
+    /// Forgets ghosts whose lifetime is over.
+    pub(super) fn forget_ghosts(&mut self, now: Instant) {
         self.sockets
-            .get(&id)
-            .is_some_and(|socket| socket.tx.send(Out::Frame(text)).is_ok())
+            .retain(|_, socket| socket.ghost_until.is_none_or(|until| until > now));
     }
 }
 
@@ -457,13 +614,23 @@ pub(super) async fn redeliver_loop(shared: Arc<Shared>) {
 /// Sends `disconnect` with `reason` to every Socket Mode socket. `link_disabled` and
 /// `too_many_websockets` close at once; other reasons close after the configured delay.
 pub(super) fn disconnect(shared: &Shared, reason: &str) {
+    let ids: Vec<u64> = lock(&shared.socket_mode).sockets.keys().copied().collect();
+    for id in ids {
+        retire(shared, id, reason);
+    }
+}
+
+/// Sends `disconnect` with `reason` to socket `id` and closes it (at once for
+/// `link_disabled` and `too_many_websockets`, after the configured delay otherwise); it gets
+/// no more envelopes while another socket is open.
+pub(super) fn retire(shared: &Shared, id: u64, reason: &str) {
     let frame = json!({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-emulator"}});
     let delay = match reason {
         "link_disabled" | "too_many_websockets" => Duration::ZERO,
         _ => shared.config.socket_mode.disconnect_close_delay,
     };
     let mut state = lock(&shared.socket_mode);
-    for socket in state.sockets.values_mut() {
+    if let Some(socket) = state.sockets.get_mut(&id) {
         socket.retiring = true;
         let _ = socket.tx.send(Out::Frame(Message::text(frame.to_string())));
         let _ = socket.tx.send(Out::Close(delay, CloseCode::Normal, ""));
@@ -502,6 +669,7 @@ pub(super) fn acks(shared: &Shared) -> Vec<Value> {
 pub(super) fn sockets_opened(shared: &Shared) -> usize {
     lock(&shared.socket_mode).sockets_opened
 }
+
 
 /// The most Socket Mode sockets open at once so far (over the cap or not).
 pub(super) fn most_open(shared: &Shared) -> usize {
