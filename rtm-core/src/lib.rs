@@ -14,6 +14,8 @@ mod read;
 mod reply;
 mod secret;
 mod socket_mode;
+// TEMPORARY: replaced at merge by branch `ack`.
+mod socket_mode_stub;
 mod state;
 mod tls;
 mod web_api;
@@ -21,6 +23,7 @@ mod web_api;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod events;
+pub mod interactive;
 pub mod web;
 
 #[doc(hidden)]
@@ -45,6 +48,8 @@ pub use crate::{
     reply::{Reply, ReplyFuture},
     secret::Token,
     socket_mode::{APP_TOKEN_ENV, BOT_TOKEN_ENV, SocketModeClient},
+    // TEMPORARY: replaced at merge by branch `ack`.
+    socket_mode_stub::{Answered, Envelope, RespondError},
     state::{ConnectionState, DisconnectCause, Stats},
     web::{WebClient, WebError},
     web_api::{ConnectionInfo, SelfUser, Team},

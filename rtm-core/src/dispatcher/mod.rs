@@ -6,6 +6,7 @@
 //! hand. `transport.rs` is the seam to the transport: the read loop and [`Context`] only use
 //! its two traits.
 
+mod ack;
 mod context;
 mod extract;
 mod handler;
@@ -25,6 +26,13 @@ use tracing::{Instrument, debug, debug_span};
 
 use crate::{Error, Event, RtmClient, SocketModeClient};
 
+use self::{
+    ack::AckGuard,
+    handler::ErasedHandler,
+    route::RouteMap,
+    tasks::{ErrorHook, Job, Reporter, Tasks},
+    transport::{EventSource, Transport},
+};
 pub use self::{
     context::Context,
     extract::FromEvent,
@@ -33,12 +41,6 @@ pub use self::{
     route::Route,
     state::{FromContext, FromRef, State},
     testing::{SentMessage, TestContext},
-};
-use self::{
-    handler::ErasedHandler,
-    route::RouteMap,
-    tasks::{ErrorHook, Job, Reporter, Tasks},
-    transport::{EventSource, Transport},
 };
 
 /// Default for [`RtmDispatcher::concurrency_limit`]: handler calls in flight at once.
@@ -512,7 +514,10 @@ async fn run_loop<Src: EventSource>(
                 continue;
             }
             let mut handlers = routes.matching(&event, me.is_own(&event)).peekable();
+            // Shared by the event's calls: the last to finish releases a pending ack.
+            let ack = AckGuard::for_event(&transport, &event);
             if handlers.peek().is_none() {
+                // No handler will answer: the guard drops here and acks at once.
                 continue;
             }
             let ctx = Context::over(Arc::clone(&transport), event.clone());
@@ -539,7 +544,7 @@ async fn run_loop<Src: EventSource>(
                         }
                     }
                 };
-                let job = Job::new(handler, &ctx, &event, permit);
+                let job = Job::new(handler, &ctx, &event, permit, ack.clone());
                 match &lane {
                     None => tasks.spawn(job),
                     Some(key) => tasks.spawn_in_lane(key.clone(), job),
