@@ -55,7 +55,7 @@ pub use crate::{
     web_api::{ConnectionInfo, SelfUser, Team},
 };
 #[cfg(feature = "macros")]
-pub use rtm_macros::rtm_event;
+pub use rtm_macros::{interaction, rtm_event, slash_command};
 
 /// The workspace README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

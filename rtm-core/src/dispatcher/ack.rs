@@ -51,3 +51,65 @@ impl fmt::Debug for AckGuard {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use super::*;
+    use crate::{ConnectionInfo, ReplyFuture, SendError, WebClient};
+
+    /// Counts acks; nothing else.
+    struct Counting(AtomicUsize);
+
+    impl Transport for Counting {
+        fn info(&self) -> Arc<ConnectionInfo> {
+            unreachable!("not used")
+        }
+        fn post(&self, _: &str, _: &str, _: Option<&str>) -> ReplyFuture {
+            ReplyFuture::failed(SendError::InvalidFrame("not used".into()))
+        }
+        fn web(&self) -> Option<WebClient> {
+            None
+        }
+        fn ack(&self, _event: &Event) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn acks_once_after_the_last_call_finished_even_if_one_panicked() {
+        let counting = Arc::new(Counting(AtomicUsize::new(0)));
+        let transport: Arc<dyn Transport> = counting.clone();
+        let event = Event::from_json(r#"{"envelope_id":"1","type":"slash_commands","payload":{}}"#).unwrap();
+        let guard = AckGuard::new(&transport, &event);
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let panicking = {
+            let guard = Arc::clone(&guard);
+            tokio::spawn(async move {
+                let _guard = guard;
+                panic!("a handler panics");
+            })
+        };
+        let slow = {
+            let guard = Arc::clone(&guard);
+            tokio::spawn(async move {
+                let _guard = guard;
+                let _ = released.await;
+            })
+        };
+        drop(guard);
+        assert!(panicking.await.is_err());
+        assert_eq!(counting.0.load(SeqCst), 0, "a call is still running");
+        let _ = release.send(());
+        slow.await.unwrap();
+        assert_eq!(counting.0.load(SeqCst), 1);
+    }
+
+    #[test]
+    fn rtm_events_and_events_api_need_no_guard() {
+        let transport: Arc<dyn Transport> = Arc::new(Counting(AtomicUsize::new(0)));
+        let event = Event::from_json(r#"{"type":"message","text":"hi"}"#).unwrap();
+        assert!(AckGuard::for_event(&transport, &event).is_none());
+    }
+}
