@@ -39,6 +39,7 @@ mod frames;
 mod gate;
 mod http;
 mod inbound;
+mod interactive;
 mod methods;
 mod ratelimit;
 mod server;
