@@ -179,10 +179,17 @@ impl RtmDispatcher {
     /// A dispatcher for a Socket Mode client: the same handlers run unchanged on the inner
     /// events of `events_api` envelopes (a `#[rtm_event(type = "message")]` handler gets
     /// `payload.event`), and [`Context::reply`] posts through the Web API
-    /// (`chat.postMessage` with the bot token). Envelopes were acknowledged on arrival, so a
-    /// slow, failing or panicking handler never delays an ack. [`Context::client`] is not
-    /// available over Socket Mode (there is no RTM socket to send on); use
-    /// [`Context::web`].
+    /// (`chat.postMessage` with the bot token). `events_api` envelopes were acknowledged on
+    /// arrival, so a slow, failing or panicking handler never delays their ack.
+    ///
+    /// Slash commands and interactions reach the routes of `#[slash_command]`,
+    /// `#[interaction]`, [`Route::slash_command`] and [`Route::interaction`], with their
+    /// payload structs from [`crate::interactive`]. A handler answers one with
+    /// [`Context::respond`]; when the envelope takes an answer in its acknowledgement, the
+    /// dispatcher releases the ack (empty) as soon as every handler for it has finished,
+    /// whether it returned, failed or panicked, and at once when no route matches.
+    /// [`Context::client`] is not available over Socket Mode (there is no RTM socket to send
+    /// on); use [`Context::web`].
     pub fn socket_mode(client: SocketModeClient) -> RtmDispatcher {
         Self::with_source(Source::SocketMode(client))
     }
