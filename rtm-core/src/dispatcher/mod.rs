@@ -272,7 +272,9 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
     where
         H: Handler<A, S>,
     {
-        if let Some(argument) = private::argument_mismatch(route.kind(), std::any::type_name::<A>()) {
+        // An interaction route's kind is its interaction type (`block_actions`, …).
+        let kind = route.interaction_type().unwrap_or(route.kind());
+        if let Some(argument) = private::argument_mismatch(kind, std::any::type_name::<A>()) {
             debug!(
                 handler = std::any::type_name::<H>(),
                 %route,

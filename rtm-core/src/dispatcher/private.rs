@@ -264,13 +264,29 @@ impl<E, N> ViaOther for &RouteProbe<E, N> {}
 /// is `args`, a `type_name`) that is not the route's own, it fails on every event: says so,
 /// or `None`. The attribute catches this at compile time; `.on(..)` can only log it.
 pub(crate) fn argument_mismatch(route: &str, args: &str) -> Option<&'static str> {
-    let structs = catalog_structs();
+    let payloads = payload_structs();
+    let structs: Vec<(&str, &str)> = catalog_structs().into_iter().chain(payloads).collect();
     let own = structs.iter().find(|(name, _)| *name == route)?.1;
     let last = args.trim_end_matches(')').trim_end_matches(',');
     if last.ends_with(own) {
         return None;
     }
     structs.iter().map(|(_, ty)| *ty).find(|ty| last.ends_with(ty))
+}
+
+/// Each route kind of `#[slash_command]`/`#[interaction]` with the `type_name` of its payload
+/// struct, for [`argument_mismatch`].
+fn payload_structs() -> [(&'static str, &'static str); 7] {
+    use std::any::type_name;
+    [
+        ("slash_commands", type_name::<interactive::SlashCommand>()),
+        ("block_actions", type_name::<interactive::BlockActions>()),
+        ("block_suggestion", type_name::<interactive::BlockSuggestion>()),
+        ("view_submission", type_name::<interactive::ViewSubmission>()),
+        ("view_closed", type_name::<interactive::ViewClosed>()),
+        ("shortcut", type_name::<interactive::Shortcut>()),
+        ("message_action", type_name::<interactive::MessageShortcut>()),
+    ]
 }
 
 #[cfg(test)]
@@ -312,6 +328,16 @@ mod tests {
             None
         );
         assert_eq!(argument_mismatch("app_mention", args), None);
+        let click = std::any::type_name::<(Context, interactive::BlockActions)>();
+        assert_eq!(argument_mismatch("block_actions", click), None);
+        assert_eq!(
+            argument_mismatch("view_submission", click),
+            Some(std::any::type_name::<interactive::BlockActions>())
+        );
+        assert_eq!(
+            argument_mismatch("slash_commands", click),
+            Some(std::any::type_name::<interactive::BlockActions>())
+        );
     }
 
     #[test]
