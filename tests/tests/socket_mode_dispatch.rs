@@ -4,7 +4,10 @@
 //! typed payload arguments, replies from a slash command to its channel, and a panicking
 //! handler that does not take the bot down.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use rtm_core::{
     BoxError, Context, DispatcherProbe, Route, RtmDispatcher, SocketModeClient, State,
@@ -22,7 +25,14 @@ const CHANNEL: &str = "C0GENERAL";
 async fn start() -> (Emulator, SocketModeClient) {
     init_tracing();
     let emulator = Emulator::start().await.expect("emulator starts");
-    let bot = config(&emulator).build().expect("valid config");
+    // Slash commands and interactions are delivered once, never redelivered: a keepalive
+    // timeout on a loaded machine (the shared config's is 300 ms) would replace the socket and
+    // lose what the emulator pushed to the old one, so this file keeps the default timeout.
+    let bot = config(&emulator)
+        .keepalive_interval(Duration::from_secs(1))
+        .keepalive_timeout(Duration::from_secs(10))
+        .build()
+        .expect("valid config");
     let client = within("connect", SocketModeClient::connect(emulator.app_token(), bot))
         .await
         .expect("client connects");
