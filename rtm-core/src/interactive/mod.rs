@@ -4,7 +4,7 @@
 //! Each payload struct is a handler's event argument for its route, like the structs of
 //! [`crate::events`] for RTM events: the dispatcher parses it from the envelope's `payload`
 //! (for every typed argument of a `slash_commands` or `interactive` event, your own serde
-//! structs included; the raw [`Event`] stays the whole envelope).
+//! structs included; the raw [`Event`](crate::Event) stays the whole envelope).
 //!
 //! | Route | Attribute | Argument |
 //! |---|---|---|
