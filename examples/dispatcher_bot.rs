@@ -1,88 +1,23 @@
 //! Dispatcher bot: three `#[rtm_event]` handlers, a `team_join` greeter, a message echo and a
 //! reaction handler, run by an `RtmDispatcher`, with application state (a greeting counter)
-//! and an error hook that tells the user in the channel.
+//! and an error hook that tells the user in the channel. The handlers live in
+//! `common/bot.rs`, so that `socket_mode_bot` runs the very same ones over Socket Mode.
 //!
 //! ```text
 //! cargo run -p rtm-examples --example dispatcher_bot                    # bundled emulator, scripted demo
 //! SLACK_TOKEN=xoxb-… cargo run -p rtm-examples --example dispatcher_bot # a real workspace (Ctrl-C stops)
 //! ```
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering::Relaxed},
-    },
-    time::Duration,
-};
+mod common;
 
-use rtm_core::{
-    BoxError, ClientConfig, Context, Ordering, RtmClient, RtmDispatcher, State, emulator::Emulator, events,
-    rtm_event,
-};
+use std::time::Duration;
+
+use common::bot;
+use rtm_core::{ClientConfig, RtmClient, RtmDispatcher, emulator::Emulator};
 use serde_json::json;
 
-/// Where the greeter welcomes new members (a channel id).
-const WELCOME_CHANNEL: &str = "C0GENERAL";
-
-/// The bot's application state: handlers take it with `State<Greeted>`.
-#[derive(Clone, Default)]
-struct Greeted(Arc<AtomicU64>);
-
-/// Welcomes every new member of the workspace, and counts them.
-#[rtm_event(type = "team_join")]
-async fn greet(ctx: Context, State(greeted): State<Greeted>, join: events::TeamJoin) -> Result<(), BoxError> {
-    let n = greeted.0.fetch_add(1, Relaxed) + 1;
-    let text = format!("Welcome to the team, <@{}>! You are newcomer #{n}.", join.user.id);
-    ctx.send_message(WELCOME_CHANNEL, &text).await?;
-    println!("greeted {} in {WELCOME_CHANNEL}", join.user.id);
-    Ok(())
-}
-
-/// Says every message back, in the same channel. The bot's own messages never get here:
-/// `message` routes skip them by default.
-#[rtm_event(type = "message")]
-async fn echo(ctx: Context, message: events::Message) -> Result<(), BoxError> {
-    // Only plain messages: no edits, joins or bot posts.
-    let (None, Some(text)) = (&message.subtype, message.text) else {
-        return Ok(());
-    };
-    ctx.reply(&text).await?;
-    println!("echoed {text:?} in {}", message.channel);
-    Ok(())
-}
-
-/// Thanks whoever reacts to a message, in a thread under the reacted message.
-#[rtm_event(type = "reaction_added")]
-async fn thank_reaction(ctx: Context, reaction: events::ReactionAdded) -> Result<(), BoxError> {
-    ctx.reply_in_thread(&format!(
-        "Thanks for the :{}:, <@{}>!",
-        reaction.reaction, reaction.user
-    ))
-    .await?;
-    println!(
-        "thanked {} for :{}: in {}",
-        reaction.user,
-        reaction.reaction,
-        ctx.channel().unwrap_or("?")
-    );
-    Ok(())
-}
-
-fn dispatcher(client: RtmClient) -> RtmDispatcher<Greeted> {
-    RtmDispatcher::new(client)
-        // Answers in one channel keep the conversation's order; channels run concurrently.
-        .ordering(Ordering::PerChannel)
-        .with_state(Greeted::default())
-        .handler::<greet>()
-        .handler::<echo>()
-        .handler::<thank_reaction>()
-        // Tell the user when a handler failed, where it happened.
-        .on_error_async(|error, ctx| async move {
-            eprintln!("dispatcher_bot: {error}");
-            if ctx.channel().is_some() {
-                let _ = ctx.reply_in_thread("Sorry, that did not work.").await;
-            }
-        })
+fn dispatcher(client: RtmClient) -> RtmDispatcher<bot::Greeted> {
+    bot::with_handlers(RtmDispatcher::new(client), "dispatcher_bot")
 }
 
 #[tokio::main]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each example uses a different subset
 
+pub mod bot;
+
 use rtm_core::{ClientConfig, Error, RtmClient, emulator::Emulator};
 
 /// Logs go to stderr; `RUST_LOG=rtm_core=debug` shows the client's lifecycle.

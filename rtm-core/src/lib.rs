@@ -16,6 +16,7 @@ mod reply;
 mod respond;
 mod secret;
 mod socket_mode;
+// TEMPORARY: replaced at merge by branch `ack`.
 mod state;
 mod tls;
 mod web_api;
@@ -23,6 +24,7 @@ mod web_api;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod events;
+pub mod interactive;
 pub mod web;
 
 #[doc(hidden)]
@@ -50,12 +52,13 @@ pub use crate::{
     respond::{Answered, RespondError},
     secret::Token,
     socket_mode::{APP_TOKEN_ENV, BOT_TOKEN_ENV, SocketModeClient},
+    // TEMPORARY: replaced at merge by branch `ack`.
     state::{ConnectionState, DisconnectCause, Stats},
     web::{WebClient, WebError},
     web_api::{ConnectionInfo, SelfUser, Team},
 };
 #[cfg(feature = "macros")]
-pub use rtm_macros::rtm_event;
+pub use rtm_macros::{interaction, rtm_event, slash_command};
 
 /// The workspace README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

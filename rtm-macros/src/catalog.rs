@@ -29,6 +29,24 @@ pub(crate) const EVENT_TYPES: &[&str] = &[
     "dnd_updated_user",
 ];
 
+/// The interaction types `#[interaction]` knows (`rtm_core::interactive::INTERACTION_TYPES`,
+/// each with an item in `rtm_core::__private::interaction_catalog`).
+pub(crate) const INTERACTION_TYPES: &[&str] = &[
+    "block_actions",
+    "block_suggestion",
+    "view_submission",
+    "view_closed",
+    "shortcut",
+    "message_action",
+];
+
+/// Interaction types whose payloads carry an `action_id` to route on.
+pub(crate) const WITH_ACTION_ID: &[&str] = &["block_actions", "block_suggestion"];
+
+/// Interaction types whose payloads carry a `callback_id` to route on.
+pub(crate) const WITH_CALLBACK_ID: &[&str] =
+    &["view_submission", "view_closed", "shortcut", "message_action"];
+
 /// Whether `name` is in the catalog.
 pub(crate) fn is_known(name: &str) -> bool {
     EVENT_TYPES.contains(&name)
@@ -36,8 +54,13 @@ pub(crate) fn is_known(name: &str) -> bool {
 
 /// The catalog name closest to `name`, when it is close enough to be a likely typo.
 pub(crate) fn suggestion(name: &str) -> Option<&'static str> {
+    closest(name, EVENT_TYPES)
+}
+
+/// The name of `known` closest to `name`, when it is close enough to be a likely typo.
+pub(crate) fn closest(name: &str, known: &[&'static str]) -> Option<&'static str> {
     let limit = (name.len() / 3).max(1);
-    EVENT_TYPES
+    known
         .iter()
         .map(|known| (distance(name, known), *known))
         .filter(|(d, _)| *d <= limit)
@@ -71,5 +94,11 @@ mod tests {
         assert_eq!(suggestion("mesage"), Some("message"));
         assert_eq!(suggestion("app_mention"), None);
         assert!(is_known("dnd_updated_user") && !is_known("app_mention"));
+        assert_eq!(closest("block_action", INTERACTION_TYPES), Some("block_actions"));
+        assert_eq!(
+            closest("view_submision", INTERACTION_TYPES),
+            Some("view_submission")
+        );
+        assert_eq!(closest("modal", INTERACTION_TYPES), None);
     }
 }

@@ -7,29 +7,46 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{Attribute, FnArg, Item, ItemFn, ReturnType, Type, spanned::Spanned as _};
 
 use crate::{
-    args::{self, RouteArgs},
+    args::{self, RouteArgs, Source},
     validate::{self, ANY, Errors},
 };
 
+/// `#[rtm_event]`.
+pub(crate) fn rtm_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Source::Event, args, item)
+}
+
+/// `#[slash_command]`.
+pub(crate) fn slash_command(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Source::SlashCommand, args, item)
+}
+
+/// `#[interaction]`.
+pub(crate) fn interaction(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Source::Interaction, args, item)
+}
+
 /// The whole attribute: parse, validate, then emit the handler, or the errors next to the
 /// user's function (so the only errors shown are the real ones).
-pub(crate) fn rtm_event(args: TokenStream, item: TokenStream) -> TokenStream {
+fn expand(source: Source, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut function = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(function)) => function,
-        Ok(other) => return with_item(not_a_function(&other), item),
+        Ok(other) => return with_item(not_a_function(source, &other), item),
         Err(error) => return with_item(error, item),
     };
     let mut errors = Errors::default();
-    let mut routes: Vec<RouteArgs> = args::parse_outer(args, &mut errors).into_iter().collect();
-    // Stacked attributes below this one: take them over, so they do not expand again.
-    let (stacked, kept): (Vec<Attribute>, Vec<Attribute>) =
-        function.attrs.drain(..).partition(args::is_rtm_event);
+    let mut routes: Vec<RouteArgs> = args::parse_outer(source, args, &mut errors).into_iter().collect();
+    // Stacked attributes of ours below this one (of any of the three kinds): take them over,
+    // so they do not expand again.
+    let (stacked, kept): (Vec<Attribute>, Vec<Attribute>) = function
+        .attrs
+        .drain(..)
+        .partition(|attr| Source::of(attr).is_some());
     function.attrs = kept;
-    routes.extend(
-        stacked
-            .iter()
-            .filter_map(|attr| args::parse_stacked(attr, &mut errors)),
-    );
+    routes.extend(stacked.iter().filter_map(|attr| {
+        let source = Source::of(attr)?;
+        args::parse_stacked(source, attr, &mut errors)
+    }));
     validate::routes(&routes, &mut errors);
     validate::signature(&function.sig, &mut errors);
     match errors.finish() {
@@ -38,9 +55,18 @@ pub(crate) fn rtm_event(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn not_a_function(item: &Item) -> syn::Error {
-    const MESSAGE: &str =
-        "#[rtm_event] can only be applied to functions: `async fn greet(join: TeamJoin) { ... }`";
+fn not_a_function(source: Source, item: &Item) -> syn::Error {
+    let message = match source {
+        Source::Event => {
+            "#[rtm_event] can only be applied to functions: `async fn greet(join: TeamJoin) { ... }`"
+        }
+        Source::SlashCommand => {
+            "#[slash_command] can only be applied to functions: `async fn deploy(ctx: Context, command: SlashCommand) { ... }`"
+        }
+        Source::Interaction => {
+            "#[interaction] can only be applied to functions: `async fn approve(ctx: Context, actions: BlockActions) { ... }`"
+        }
+    };
     let keyword: Option<&dyn ToTokens> = match item {
         Item::Struct(item) => Some(&item.struct_token),
         Item::Enum(item) => Some(&item.enum_token),
@@ -54,8 +80,8 @@ fn not_a_function(item: &Item) -> syn::Error {
         _ => None,
     };
     match keyword {
-        Some(keyword) => syn::Error::new_spanned(keyword, MESSAGE),
-        None => syn::Error::new_spanned(item, MESSAGE),
+        Some(keyword) => syn::Error::new_spanned(keyword, message),
+        None => syn::Error::new_spanned(item, message),
     }
 }
 
@@ -194,18 +220,34 @@ fn checks(before: &[&Type], event: &Type, routes: &[RouteArgs]) -> TokenStream {
         .map(|ty| quote_spanned!(ty.span()=> ::rtm_core::__private::context_argument::<#ty>();));
     let names = routes
         .iter()
-        .filter(|route| crate::catalog::is_known(&route.kind.value()))
+        .filter_map(|route| {
+            let kind = route.kind.value();
+            match route.source {
+                Source::Event if crate::catalog::is_known(&kind) => {
+                    let ident = catalog_ident(&route.kind)?;
+                    Some(quote!(::rtm_core::__private::event_catalog::#ident))
+                }
+                Source::SlashCommand => {
+                    let ident = proc_macro2::Ident::new("slash_commands", route.kind.span());
+                    Some(quote!(::rtm_core::__private::interaction_catalog::#ident))
+                }
+                Source::Interaction if crate::catalog::INTERACTION_TYPES.contains(&kind.as_str()) => {
+                    let ident = catalog_ident(&route.kind)?;
+                    Some(quote!(::rtm_core::__private::interaction_catalog::#ident))
+                }
+                Source::Event | Source::Interaction => None,
+            }
+        })
         .enumerate()
-        .filter_map(|(index, route)| {
-            let ident = catalog_ident(&route.kind)?;
+        .map(|(index, item)| {
             let alias = quote::format_ident!("__Route{}", index);
-            Some(quote! {
+            quote! {
                 #[allow(non_camel_case_types, dead_code)]
-                type #alias = ::rtm_core::__private::event_catalog::#ident;
+                type #alias = #item;
                 (&::rtm_core::__private::RouteProbe::<#event, #alias>::new())
                     .kind()
                     .check::<#event, #alias>();
-            })
+            }
         });
     quote! {
         // The probe's `&` is what selects the check (autoref), not a needless borrow.
@@ -235,6 +277,20 @@ fn catalog_ident(kind: &syn::LitStr) -> Option<proc_macro2::Ident> {
 
 fn route_expr(route: &RouteArgs) -> TokenStream {
     let kind = &route.kind;
+    match route.source {
+        Source::Event => {}
+        Source::SlashCommand => return quote!(::rtm_core::Route::slash_command(#kind)),
+        Source::Interaction => {
+            let mut route_tokens = quote!(::rtm_core::Route::interaction(#kind));
+            if let Some((_, action_id)) = &route.action_id {
+                route_tokens = quote!(#route_tokens.with_action_id(#action_id));
+            }
+            if let Some((_, callback_id)) = &route.callback_id {
+                route_tokens = quote!(#route_tokens.with_callback_id(#callback_id));
+            }
+            return route_tokens;
+        }
+    }
     let base = if kind.value() == ANY {
         quote!(::rtm_core::Route::any())
     } else {
@@ -279,7 +335,7 @@ fn fallback(error: syn::Error, function: &ItemFn) -> TokenStream {
 mod tests {
     use quote::quote;
 
-    use super::rtm_event;
+    use super::{interaction, rtm_event, slash_command};
 
     /// Expands the attribute with `args` over `item`, checking that the output parses.
     fn expand(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
@@ -321,6 +377,53 @@ mod tests {
             "{expanded}"
         );
         assert!(!expanded.contains("rtm_event"), "stacked attributes are consumed");
+    }
+
+    #[test]
+    fn slash_commands_and_interactions_register_their_routes_and_stack() {
+        let expanded = slash_command(
+            quote!("/deploy"),
+            quote! {
+                #[interaction(type = "block_actions", action_id = "approve")]
+                #[rtm_core::slash_command("/ship")]
+                async fn deploy(ctx: Context, event: Event) {}
+            },
+        )
+        .to_string();
+        syn::parse2::<syn::File>(expanded.parse().unwrap()).expect("valid items");
+        assert!(expanded.contains("register (dispatcher , :: rtm_core :: Route :: slash_command (\"/deploy\") , name , call . clone ())"), "{expanded}");
+        assert!(
+            expanded.contains(
+                ":: rtm_core :: Route :: interaction (\"block_actions\") . with_action_id (\"approve\")"
+            ),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains(":: rtm_core :: Route :: slash_command (\"/ship\")"),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains("interaction_catalog :: slash_commands"),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains("interaction_catalog :: block_actions"),
+            "{expanded}"
+        );
+        assert!(!expanded.contains("# [interaction") && !expanded.contains("slash_command (\"/ship\")]"));
+        let expanded = interaction(
+            quote!(type = "view_submission", callback_id = "survey"),
+            quote!(
+                async fn submit(view: ViewSubmission) {}
+            ),
+        )
+        .to_string();
+        assert!(
+            expanded.contains(
+                ":: rtm_core :: Route :: interaction (\"view_submission\") . with_callback_id (\"survey\")"
+            ),
+            "{expanded}"
+        );
     }
 
     #[test]

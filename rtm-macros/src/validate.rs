@@ -4,7 +4,10 @@
 use quote::ToTokens;
 use syn::{FnArg, LitStr, Pat, Signature, Type};
 
-use crate::{args::RouteArgs, catalog};
+use crate::{
+    args::{RouteArgs, Source},
+    catalog,
+};
 
 /// Collects errors so that one compile shows every mistake (serde's `Ctxt`).
 #[derive(Default)]
@@ -32,7 +35,134 @@ pub(crate) const ANY: &str = "*";
 /// Checks each route's strings, `subtype` with `"*"`, and routes given twice.
 pub(crate) fn routes(routes: &[RouteArgs], errors: &mut Errors) {
     for (index, route) in routes.iter().enumerate() {
-        let kind = route.kind.value();
+        match route.source {
+            Source::Event => event_route(route, errors),
+            Source::SlashCommand => command(&route.kind, errors),
+            Source::Interaction => interaction(route, errors),
+        }
+        if !route.partial
+            && routes[..index]
+                .iter()
+                .filter(|other| !other.partial)
+                .any(|other| same(other, route))
+        {
+            errors.push(syn::Error::new_spanned(
+                &route.origin,
+                format_args!("duplicate route `{}`: this function is already registered for it; remove one of the attributes", shown(route)),
+            ));
+        }
+    }
+}
+
+fn value(key: Option<&(syn::Path, LitStr)>) -> Option<String> {
+    key.map(|(_, literal)| literal.value())
+}
+
+/// Whether two attributes name the same route.
+fn same(a: &RouteArgs, b: &RouteArgs) -> bool {
+    a.source == b.source
+        && a.kind.value() == b.kind.value()
+        && value(a.subtype.as_ref()) == value(b.subtype.as_ref())
+        && value(a.action_id.as_ref()) == value(b.action_id.as_ref())
+        && value(a.callback_id.as_ref()) == value(b.callback_id.as_ref())
+}
+
+/// A route as the user wrote it, for the duplicate error.
+fn shown(route: &RouteArgs) -> String {
+    let kind = route.kind.value();
+    if route.source == Source::SlashCommand {
+        return format!("#[slash_command(\"{kind}\")]");
+    }
+    let mut shown = format!("type = \"{kind}\"");
+    for (key, literal) in [
+        ("subtype", &route.subtype),
+        ("action_id", &route.action_id),
+        ("callback_id", &route.callback_id),
+    ] {
+        if let Some((_, literal)) = literal {
+            shown.push_str(&format!(", {key} = \"{}\"", literal.value()));
+        }
+    }
+    shown
+}
+
+/// Slack's rules for a command name: a `/`, then one lowercase word of at most 32 characters.
+fn command(literal: &LitStr, errors: &mut Errors) {
+    let value = literal.value();
+    let name = value.strip_prefix('/');
+    let message = match name {
+        _ if value.is_empty() => {
+            "empty command: write the command with its slash, e.g. #[slash_command(\"/deploy\")]".to_owned()
+        }
+        None => format!("slash commands start with `/`: write #[slash_command(\"/{value}\")]"),
+        Some("") => {
+            "a slash command needs a name after the `/`, e.g. #[slash_command(\"/deploy\")]".to_owned()
+        }
+        Some(name)
+            if name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_uppercase() || c == '/') =>
+        {
+            format!(
+                "invalid slash command `{value}`: Slack command names are one lowercase word without spaces or further `/`, e.g. `/deploy` or `/deploy-status`"
+            )
+        }
+        Some(name) if name.chars().count() > 32 => {
+            format!("slash command `{value}` is too long: Slack allows at most 32 characters after the `/`")
+        }
+        Some(_) => return,
+    };
+    errors.push(syn::Error::new_spanned(literal, message));
+}
+
+/// A known interaction type, and `action_id`/`callback_id` only where the payload has them.
+fn interaction(route: &RouteArgs, errors: &mut Errors) {
+    let kind = route.kind.value();
+    if !catalog::INTERACTION_TYPES.contains(&kind.as_str()) {
+        let hint = match catalog::closest(&kind, catalog::INTERACTION_TYPES) {
+            Some(close) => format!("did you mean `type = \"{close}\"`? "),
+            None => String::new(),
+        };
+        errors.push(syn::Error::new_spanned(
+            &route.kind,
+            format_args!(
+                "unknown interaction type `{kind}`: {hint}The types are `block_actions`, `block_suggestion`, `view_submission`, `view_closed`, `shortcut` and `message_action`"
+            ),
+        ));
+        return;
+    }
+    if let Some((key, literal)) = &route.action_id {
+        if !catalog::WITH_ACTION_ID.contains(&kind.as_str()) {
+            errors.push(syn::Error::new_spanned(
+                key,
+                format_args!("`action_id` only applies to `type = \"block_actions\"` and `type = \"block_suggestion\"`: narrow a `{kind}` route with `callback_id` instead"),
+            ));
+        } else if literal.value().is_empty() {
+            errors.push(syn::Error::new_spanned(
+                literal,
+                "empty `action_id`: write the element's action id, e.g. `action_id = \"approve\"`",
+            ));
+        }
+    }
+    if let Some((key, literal)) = &route.callback_id {
+        if !catalog::WITH_CALLBACK_ID.contains(&kind.as_str()) {
+            errors.push(syn::Error::new_spanned(
+                key,
+                format_args!("`callback_id` only applies to `view_submission`, `view_closed`, `shortcut` and `message_action`: narrow a `{kind}` route with `action_id` instead"),
+            ));
+        } else if literal.value().is_empty() {
+            errors.push(syn::Error::new_spanned(
+                literal,
+                "empty `callback_id`: write the view's or shortcut's callback id, e.g. `callback_id = \"new_ticket\"`",
+            ));
+        }
+    }
+}
+
+/// The checks of an `#[rtm_event]` route (duplicates are checked for every kind).
+fn event_route(route: &RouteArgs, errors: &mut Errors) {
+    let kind = route.kind.value();
+    {
         if kind != ANY && name(&route.kind, "type", "team_join", errors) && !route.unchecked {
             known(&route.kind, errors);
         }
@@ -52,21 +182,6 @@ pub(crate) fn routes(routes: &[RouteArgs], errors: &mut Errors) {
             errors.push(syn::Error::new_spanned(
                 key,
                 "`own_messages` only applies to `type = \"message\"`: other routes already get every event, the bot's own included",
-            ));
-        }
-        let same = |other: &RouteArgs| {
-            other.kind.value() == kind
-                && other.subtype.as_ref().map(|(_, s)| s.value())
-                    == route.subtype.as_ref().map(|(_, s)| s.value())
-        };
-        if !route.partial && routes[..index].iter().filter(|other| !other.partial).any(same) {
-            let shown = match &route.subtype {
-                Some((_, subtype)) => format!("type = \"{kind}\", subtype = \"{}\"", subtype.value()),
-                None => format!("type = \"{kind}\""),
-            };
-            errors.push(syn::Error::new_spanned(
-                &route.origin,
-                format_args!("duplicate route `{shown}`: this function is already registered for it; remove one of the attributes"),
             ));
         }
     }

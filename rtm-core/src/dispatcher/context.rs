@@ -5,10 +5,10 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::{ConnectionInfo, Event, ReplyFuture, RtmClient, SendError};
+use crate::{Answered, ConnectionInfo, Event, ReplyFuture, RespondError, RtmClient, SendError};
 
 use super::transport::Transport;
 
@@ -184,6 +184,45 @@ impl Context {
         }
     }
 
+    /// Answers the slash command or interaction being handled with `payload`: in the
+    /// envelope's acknowledgement while it is still pending (Slack's 3-second window, and
+    /// only for envelopes that take an answer: slash commands, `view_submission`,
+    /// `block_suggestion`), else by posting to the payload's `response_url`.
+    ///
+    /// The payload is one of the answers in [`crate::interactive`]
+    /// ([`MessageResponse`](crate::interactive::MessageResponse) for a slash command or a
+    /// button, [`ViewResponse`](crate::interactive::ViewResponse) for a modal submission,
+    /// [`OptionsResponse`](crate::interactive::OptionsResponse) for a `block_suggestion`), or
+    /// any JSON you serialise yourself.
+    ///
+    /// The dispatcher sends an empty acknowledgement once every handler of the envelope has
+    /// finished, so a handler that does not answer never makes Slack wait for the whole budget.
+    /// Answer before slow work: after the acknowledgement only `response_url` is left.
+    ///
+    /// ```no_run
+    /// use rtm_core::{BoxError, Context, interactive::{MessageResponse, SlashCommand}, slash_command};
+    ///
+    /// #[slash_command("/echo")]
+    /// async fn echo(ctx: Context, command: SlashCommand) -> Result<(), BoxError> {
+    ///     ctx.respond(&MessageResponse::in_channel(command.text)).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`RespondError::NotAnswerable`] over RTM and for events that take no answer;
+    /// [`RespondError::InvalidPayload`] for a payload that cannot be serialised to JSON (a map
+    /// with non-string keys); the other
+    /// [`RespondError`] variants as [`SocketModeClient::respond`](crate::SocketModeClient::respond)
+    /// reports them.
+    pub async fn respond<T: Serialize + ?Sized>(&self, payload: &T) -> Result<Answered, RespondError> {
+        let payload = match serde_json::value::to_raw_value(payload) {
+            Ok(payload) => payload,
+            Err(error) => return Err(RespondError::InvalidPayload(error.to_string())),
+        };
+        self.inner.transport.respond(&self.inner.event, payload).await
+    }
+
     fn no_channel(&self) -> ReplyFuture {
         ReplyFuture::failed(SendError::InvalidFrame(format!(
             "a `{}` event has no channel to reply in",
@@ -227,8 +266,12 @@ struct ItemTs {
     ts: Option<String>,
 }
 
-/// The event's `thread_ts`, else its `ts`, else its item's `ts` (a reaction's message).
+/// The event's `thread_ts`, else its `ts`, else its item's `ts` (a reaction's message). For
+/// an interaction, the thread of the message it came from.
 fn thread_of(event: &Event) -> Option<String> {
+    if crate::interactive::is_envelope(event) {
+        return crate::interactive::thread_of_payload(event);
+    }
     let peek: ThreadPeek = serde_json::from_str(event.json()).ok()?;
     peek.thread_ts
         .or(peek.ts)
@@ -248,6 +291,9 @@ struct Item {
 
 /// Finds the event's channel without building a JSON tree.
 pub(crate) fn channel_of(event: &Event) -> Option<Box<str>> {
+    if crate::interactive::is_envelope(event) {
+        return crate::interactive::channel_of_payload(event);
+    }
     let peek: ChannelPeek<'_> = serde_json::from_str(event.json()).ok()?;
     if let Some(raw) = peek.channel {
         if let Ok(id) = serde_json::from_str::<String>(raw.get()) {
@@ -286,6 +332,21 @@ mod tests {
         );
         assert_eq!(channel(r#"{"type":"team_join","user":{"id":"U1"}}"#), None);
         assert_eq!(channel(r#"{"type":"x","channel":7,"item":{"file":"F1"}}"#), None);
+    }
+
+    #[test]
+    fn envelopes_name_the_channel_and_thread_of_their_payload() {
+        let slash = r#"{"envelope_id":"1","type":"slash_commands","payload":{"command":"/x","channel_id":"C9","user_id":"U1"}}"#;
+        assert_eq!(channel(slash).as_deref(), Some("C9"));
+        let button = r#"{"envelope_id":"2","type":"interactive","payload":{"type":"block_actions","channel":{"id":"C8","name":"x"},"container":{"type":"message","message_ts":"5.0","channel_id":"C8"},"message":{"ts":"5.0","thread_ts":"4.0"}}}"#;
+        assert_eq!(channel(button).as_deref(), Some("C8"));
+        assert_eq!(
+            thread_of(&Event::from_json(button).unwrap()).as_deref(),
+            Some("4.0")
+        );
+        let shortcut =
+            r#"{"envelope_id":"3","type":"interactive","payload":{"type":"shortcut","callback_id":"x"}}"#;
+        assert_eq!(channel(shortcut), None);
     }
 
     #[test]

@@ -92,7 +92,8 @@ impl Handlers {
             return Ok(());
         }
         let ctx = Context::over(Arc::new(Bridge(outbound)), event.clone());
-        let calls = handlers.map(|handler| Job::new(handler, &ctx, &event, None).run(self.reporter.clone()));
+        let calls =
+            handlers.map(|handler| Job::new(handler, &ctx, &event, None, None).run(self.reporter.clone()));
         join_all(calls)
             .await
             .into_iter()

@@ -33,7 +33,14 @@ impl FromEvent for Event {
 #[diagnostic::do_not_recommend]
 impl<T: DeserializeOwned> FromEvent for T {
     fn from_event(event: &Event) -> Result<Self, ParseError> {
-        event.parse()
+        match crate::interactive::payload_json(event) {
+            Some(payload) => serde_json::from_str(payload).map_err(|source| ParseError {
+                event_type: event.kind().to_owned(),
+                target: std::any::type_name::<T>(),
+                source: std::sync::Arc::new(source),
+            }),
+            None => event.parse(),
+        }
     }
 }
 
@@ -66,5 +73,24 @@ mod tests {
         let error = Message::from_event(&event).unwrap_err();
         assert_eq!(error.event_type, "message");
         assert!(error.to_string().contains("missing field `text`"), "{error}");
+    }
+
+    #[test]
+    fn envelopes_parse_typed_arguments_from_their_payload() {
+        let event = Event::from_json(
+            r#"{"envelope_id":"1","type":"slash_commands","payload":{"command":"/x","text":"hi","channel_id":"C1"}}"#,
+        )
+        .unwrap();
+        #[derive(Deserialize)]
+        struct Command {
+            command: String,
+            text: String,
+        }
+        let command = Command::from_event(&event).unwrap();
+        assert_eq!((command.command.as_str(), command.text.as_str()), ("/x", "hi"));
+        // The raw event stays the whole envelope.
+        assert_eq!(Event::from_event(&event).unwrap().kind(), "slash_commands");
+        let error = Message::from_event(&event).unwrap_err();
+        assert_eq!(error.event_type, "slash_commands");
     }
 }

@@ -6,6 +6,7 @@
 //! hand. `transport.rs` is the seam to the transport: the read loop and [`Context`] only use
 //! its two traits.
 
+mod ack;
 mod context;
 mod detached;
 mod extract;
@@ -26,6 +27,13 @@ use tracing::{Instrument, debug, debug_span};
 
 use crate::{Error, Event, RtmClient, SocketModeClient};
 
+use self::{
+    ack::AckGuard,
+    handler::ErasedHandler,
+    route::RouteMap,
+    tasks::{ErrorHook, Job, Reporter, Tasks},
+    transport::{EventSource, Transport},
+};
 pub use self::{
     context::Context,
     detached::{Handlers, Outbound},
@@ -35,12 +43,6 @@ pub use self::{
     route::Route,
     state::{FromContext, FromRef, State},
     testing::{SentMessage, TestContext},
-};
-use self::{
-    handler::ErasedHandler,
-    route::RouteMap,
-    tasks::{ErrorHook, Job, Reporter, Tasks},
-    transport::{EventSource, Transport},
 };
 
 /// Default for [`RtmDispatcher::concurrency_limit`]: handler calls in flight at once.
@@ -181,10 +183,17 @@ impl RtmDispatcher {
     /// A dispatcher for a Socket Mode client: the same handlers run unchanged on the inner
     /// events of `events_api` envelopes (a `#[rtm_event(type = "message")]` handler gets
     /// `payload.event`), and [`Context::reply`] posts through the Web API
-    /// (`chat.postMessage` with the bot token). Envelopes were acknowledged on arrival, so a
-    /// slow, failing or panicking handler never delays an ack. [`Context::client`] is not
-    /// available over Socket Mode (there is no RTM socket to send on); use
-    /// [`Context::web`].
+    /// (`chat.postMessage` with the bot token). `events_api` envelopes were acknowledged on
+    /// arrival, so a slow, failing or panicking handler never delays their ack.
+    ///
+    /// Slash commands and interactions reach the routes of `#[slash_command]`,
+    /// `#[interaction]`, [`Route::slash_command`] and [`Route::interaction`], with their
+    /// payload structs from [`crate::interactive`]. A handler answers one with
+    /// [`Context::respond`]; when the envelope takes an answer in its acknowledgement, the
+    /// dispatcher releases the ack (empty) as soon as every handler for it has finished,
+    /// whether it returned, failed or panicked, and at once when no route matches.
+    /// [`Context::client`] is not available over Socket Mode (there is no RTM socket to send
+    /// on); use [`Context::web`].
     pub fn socket_mode(client: SocketModeClient) -> RtmDispatcher {
         Self::with_source(Source::SocketMode(client))
     }
@@ -275,7 +284,9 @@ impl<S: Send + Sync + 'static> RtmDispatcher<S> {
     where
         H: Handler<A, S>,
     {
-        if let Some(argument) = private::argument_mismatch(route.kind(), std::any::type_name::<A>()) {
+        // An interaction route's kind is its interaction type (`block_actions`, …).
+        let kind = route.interaction_type().unwrap_or(route.kind());
+        if let Some(argument) = private::argument_mismatch(kind, std::any::type_name::<A>()) {
             debug!(
                 handler = std::any::type_name::<H>(),
                 %route,
@@ -529,7 +540,10 @@ async fn run_loop<Src: EventSource>(
                 continue;
             }
             let mut handlers = routes.matching(&event, me.is_own(&event)).peekable();
+            // Shared by the event's calls: the last to finish releases a pending ack.
+            let ack = AckGuard::for_event(&transport, &event);
             if handlers.peek().is_none() {
+                // No handler will answer: the guard drops here and acks at once.
                 continue;
             }
             let ctx = Context::over(Arc::clone(&transport), event.clone());
@@ -556,7 +570,7 @@ async fn run_loop<Src: EventSource>(
                         }
                     }
                 };
-                let job = Job::new(handler, &ctx, &event, Some(permit));
+                let job = Job::new(handler, &ctx, &event, Some(permit), ack.clone());
                 match &lane {
                     None => tasks.spawn(job),
                     Some(key) => tasks.spawn_in_lane(key.clone(), job),

@@ -11,7 +11,7 @@ use super::{
     BoxError, Context, IntoHandlerResult, Route, RtmDispatcher, State,
     handler::{self, CallFuture, ErasedHandler},
 };
-use crate::{Event, ParseError, events};
+use crate::{Event, ParseError, events, interactive};
 
 /// Registers a handler the attribute has already adapted to the dispatcher's calling
 /// convention (`call` extracts the arguments and calls the function). Going through this
@@ -145,14 +145,60 @@ impl Accepts<event_catalog::pin_added> for events::PinAdded {}
 impl Accepts<event_catalog::emoji_changed> for events::EmojiChanged {}
 impl Accepts<event_catalog::dnd_updated_user> for events::DndUpdatedUser {}
 
-/// A struct of the event catalog ([`crate::events`]).
+/// One unit type per route kind of `#[slash_command]` and `#[interaction]`: the envelope
+/// kind `slash_commands` and each interaction type of
+/// [`interactive::INTERACTION_TYPES`]. The attributes name the one for their route, so that
+/// the payload struct taken as the argument is checked against it.
+#[allow(non_camel_case_types)]
+pub mod interaction_catalog {
+    /// `slash_commands`
+    #[derive(Debug)]
+    pub struct slash_commands;
+    /// `block_actions`
+    #[derive(Debug)]
+    pub struct block_actions;
+    /// `block_suggestion`
+    #[derive(Debug)]
+    pub struct block_suggestion;
+    /// `view_submission`
+    #[derive(Debug)]
+    pub struct view_submission;
+    /// `view_closed`
+    #[derive(Debug)]
+    pub struct view_closed;
+    /// `shortcut`
+    #[derive(Debug)]
+    pub struct shortcut;
+    /// `message_action`
+    #[derive(Debug)]
+    pub struct message_action;
+}
+
+impl Accepts<interaction_catalog::slash_commands> for interactive::SlashCommand {}
+impl Accepts<interaction_catalog::block_actions> for interactive::BlockActions {}
+impl Accepts<interaction_catalog::block_suggestion> for interactive::BlockSuggestion {}
+impl Accepts<interaction_catalog::view_submission> for interactive::ViewSubmission {}
+impl Accepts<interaction_catalog::view_closed> for interactive::ViewClosed {}
+impl Accepts<interaction_catalog::shortcut> for interactive::Shortcut {}
+impl Accepts<interaction_catalog::message_action> for interactive::MessageShortcut {}
+
+impl IsCatalogEvent for interactive::SlashCommand {}
+impl IsCatalogEvent for interactive::BlockActions {}
+impl IsCatalogEvent for interactive::BlockSuggestion {}
+impl IsCatalogEvent for interactive::ViewSubmission {}
+impl IsCatalogEvent for interactive::ViewClosed {}
+impl IsCatalogEvent for interactive::Shortcut {}
+impl IsCatalogEvent for interactive::MessageShortcut {}
+
+/// A struct of the event catalog ([`crate::events`]) or a payload struct of
+/// [`crate::interactive`]: a typed argument that belongs to one route kind.
 pub trait IsCatalogEvent {}
 
 /// The catalog struct `Self` is the struct of the event type `N`.
 #[diagnostic::on_unimplemented(
     message = "a `{Self}` argument never matches this route: `{Self}` is the struct of another event type",
     label = "this handler would fail on every event of its route",
-    note = "take the struct of the route's event type (e.g. `TeamJoin` for `type = \"team_join\"`), or the raw `rtm_core::Event`"
+    note = "take the struct of the route's event type (e.g. `TeamJoin` for `type = \"team_join\"`, `SlashCommand` for `#[slash_command]`, `BlockActions` for `type = \"block_actions\"`), or the raw `rtm_core::Event`"
 )]
 pub trait Accepts<N> {}
 
@@ -218,13 +264,29 @@ impl<E, N> ViaOther for &RouteProbe<E, N> {}
 /// is `args`, a `type_name`) that is not the route's own, it fails on every event: says so,
 /// or `None`. The attribute catches this at compile time; `.on(..)` can only log it.
 pub(crate) fn argument_mismatch(route: &str, args: &str) -> Option<&'static str> {
-    let structs = catalog_structs();
+    let payloads = payload_structs();
+    let structs: Vec<(&str, &str)> = catalog_structs().into_iter().chain(payloads).collect();
     let own = structs.iter().find(|(name, _)| *name == route)?.1;
     let last = args.trim_end_matches(')').trim_end_matches(',');
     if last.ends_with(own) {
         return None;
     }
     structs.iter().map(|(_, ty)| *ty).find(|ty| last.ends_with(ty))
+}
+
+/// Each route kind of `#[slash_command]`/`#[interaction]` with the `type_name` of its payload
+/// struct, for [`argument_mismatch`].
+fn payload_structs() -> [(&'static str, &'static str); 7] {
+    use std::any::type_name;
+    [
+        ("slash_commands", type_name::<interactive::SlashCommand>()),
+        ("block_actions", type_name::<interactive::BlockActions>()),
+        ("block_suggestion", type_name::<interactive::BlockSuggestion>()),
+        ("view_submission", type_name::<interactive::ViewSubmission>()),
+        ("view_closed", type_name::<interactive::ViewClosed>()),
+        ("shortcut", type_name::<interactive::Shortcut>()),
+        ("message_action", type_name::<interactive::MessageShortcut>()),
+    ]
 }
 
 #[cfg(test)]
@@ -266,6 +328,29 @@ mod tests {
             None
         );
         assert_eq!(argument_mismatch("app_mention", args), None);
+        let click = std::any::type_name::<(Context, interactive::BlockActions)>();
+        assert_eq!(argument_mismatch("block_actions", click), None);
+        assert_eq!(
+            argument_mismatch("view_submission", click),
+            Some(std::any::type_name::<interactive::BlockActions>())
+        );
+        assert_eq!(
+            argument_mismatch("slash_commands", click),
+            Some(std::any::type_name::<interactive::BlockActions>())
+        );
+    }
+
+    #[test]
+    fn every_payload_struct_accepts_its_own_kind() {
+        fn check<E: Accepts<N> + IsCatalogEvent, N>() {}
+        check::<interactive::SlashCommand, interaction_catalog::slash_commands>();
+        check::<interactive::BlockActions, interaction_catalog::block_actions>();
+        check::<interactive::BlockSuggestion, interaction_catalog::block_suggestion>();
+        check::<interactive::ViewSubmission, interaction_catalog::view_submission>();
+        check::<interactive::ViewClosed, interaction_catalog::view_closed>();
+        check::<interactive::Shortcut, interaction_catalog::shortcut>();
+        check::<interactive::MessageShortcut, interaction_catalog::message_action>();
+        assert_eq!(interactive::INTERACTION_TYPES.len(), 6);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tracing::{Instrument, Span, debug, info_span, warn};
 
 use crate::Event;
 
-use super::{Context, HandlerError, handler::BoundHandler, probe::ProbeShared};
+use super::{Context, HandlerError, ack::AckGuard, handler::BoundHandler, probe::ProbeShared};
 
 /// The user's error hook: the plain one, or the async one that also gets the context.
 #[derive(Clone)]
@@ -43,7 +43,8 @@ pub(crate) struct Reporter {
 /// a channel id, or `None` for events without a channel (and for every event when sequential).
 pub(crate) type LaneKey = Option<Box<str>>;
 
-/// One handler call, holding its concurrency permit until it has finished.
+/// One handler call, holding its concurrency permit (and its share of the envelope's
+/// pending acknowledgement, if any) until it has finished.
 pub(crate) struct Job {
     handler: BoundHandler,
     ctx: Context,
@@ -51,6 +52,7 @@ pub(crate) struct Job {
     span: Span,
     /// `None` for calls outside the dispatcher's cap ([`Handlers`](super::Handlers)).
     _permit: Option<OwnedSemaphorePermit>,
+    ack: Option<Arc<AckGuard>>,
 }
 
 impl Job {
@@ -59,6 +61,7 @@ impl Job {
         ctx: &Context,
         event: &Event,
         permit: Option<OwnedSemaphorePermit>,
+        ack: Option<Arc<AckGuard>>,
     ) -> Job {
         let span = info_span!("rtm_handler", handler = handler.name, event.type = %event.kind());
         Job {
@@ -67,6 +70,7 @@ impl Job {
             event: event.clone(),
             span,
             _permit: permit,
+            ack,
         }
     }
 
@@ -81,6 +85,7 @@ impl Job {
             event,
             span,
             _permit,
+            ack: _ack,
         } = self;
         // A refcount, not a copy: the type is only needed if the call panics.
         let panicked_on = event.clone();

@@ -13,7 +13,10 @@ use std::{
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::{ConnectionInfo, Event, ReplyFuture, SelfUser, Team, reply::ReplySlot};
+use futures::future::{self, BoxFuture, FutureExt};
+use serde_json::value::RawValue;
+
+use crate::{Answered, ConnectionInfo, Event, ReplyFuture, RespondError, SelfUser, Team, reply::ReplySlot};
 
 use super::{Context, transport::Transport};
 
@@ -41,7 +44,10 @@ pub struct SentMessage {
 /// context is connected as the bot user `U0TESTBOT` of team `T0TEST`, unless
 /// [`bot_user`](Self::bot_user) says otherwise. [`Context::client`] panics on it (there is
 /// no RTM client); the transport-neutral methods ([`Context::reply`],
-/// [`Context::reply_in_thread`], [`Context::send_message`]) are recorded.
+/// [`Context::reply_in_thread`], [`Context::send_message`]) are recorded, and so is every
+/// answer given with [`Context::respond`] ([`responses`](Self::responses)): the first is
+/// reported as [`Answered::InAck`], later ones as [`Answered::ResponseUrl`], as for a slash
+/// command answered in time.
 ///
 /// ```
 /// use rtm_core::{Context, Event, TestContext, events::Message};
@@ -82,8 +88,8 @@ impl TestContext {
     }
 
     fn with_bot(event: Event, bot: &str) -> TestContext {
-        let recorder = Arc::new(Recorder {
-            info: Arc::new(ConnectionInfo {
+        let recorder = Arc::new(Recorder::new(
+            Arc::new(ConnectionInfo {
                 self_user: SelfUser {
                     id: bot.to_owned(),
                     name: "testbot".to_owned(),
@@ -95,10 +101,8 @@ impl TestContext {
                     enterprise_id: None,
                 },
             }),
-            sent: Mutex::new(Vec::new()),
-            next_ts: AtomicU64::new(1),
-            web: None,
-        });
+            None,
+        ));
         TestContext {
             context: Context::over(Arc::clone(&recorder) as Arc<dyn Transport>, event),
             recorder,
@@ -110,12 +114,7 @@ impl TestContext {
     /// forgotten.
     #[must_use]
     pub fn web_client(self, web: crate::WebClient) -> TestContext {
-        let recorder = Arc::new(Recorder {
-            info: Arc::clone(&self.recorder.info),
-            sent: Mutex::new(Vec::new()),
-            next_ts: AtomicU64::new(1),
-            web: Some(web),
-        });
+        let recorder = Arc::new(Recorder::new(Arc::clone(&self.recorder.info), Some(web)));
         TestContext {
             context: Context::over(
                 Arc::clone(&recorder) as Arc<dyn Transport>,
@@ -135,6 +134,31 @@ impl TestContext {
         self.recorder.sent().clone()
     }
 
+    /// Every answer given with [`Context::respond`] so far, as the JSON it serialised to, in
+    /// order.
+    ///
+    /// ```
+    /// use rtm_core::{Context, Event, TestContext, interactive::{MessageResponse, SlashCommand}};
+    ///
+    /// async fn echo(ctx: Context, command: SlashCommand) {
+    ///     let _ = ctx.respond(&MessageResponse::in_channel(command.text)).await;
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), rtm_core::BoxError> {
+    /// let event = Event::from_json(r#"{"envelope_id":"e1","type":"slash_commands","accepts_response_payload":true,
+    ///     "payload":{"command":"/echo","text":"hi","user_id":"U1","channel_id":"C1","team_id":"T1",
+    ///                "response_url":"https://hooks.slack.com/commands/1","trigger_id":"1.2"}}"#)?;
+    /// let test = TestContext::new(event.clone());
+    /// echo(test.context(), rtm_core::FromEvent::from_event(&event)?).await;
+    /// assert_eq!(test.responses()[0]["text"], "hi");
+    /// assert_eq!(test.responses()[0]["response_type"], "in_channel");
+    /// # Ok(()) }
+    /// ```
+    pub fn responses(&self) -> Vec<serde_json::Value> {
+        self.recorder.responses().clone()
+    }
+
     /// The texts of [`sent`](Self::sent), for short assertions.
     pub fn sent_texts(&self) -> Vec<String> {
         self.recorder.sent().iter().map(|m| m.text.clone()).collect()
@@ -146,6 +170,7 @@ impl fmt::Debug for TestContext {
         f.debug_struct("TestContext")
             .field("context", &self.context)
             .field("sent", &*self.recorder.sent())
+            .field("responses", &*self.recorder.responses())
             .finish()
     }
 }
@@ -156,9 +181,24 @@ struct Recorder {
     sent: Mutex<Vec<SentMessage>>,
     next_ts: AtomicU64,
     web: Option<crate::WebClient>,
+    responses: Mutex<Vec<serde_json::Value>>,
 }
 
 impl Recorder {
+    fn new(info: Arc<ConnectionInfo>, web: Option<crate::WebClient>) -> Recorder {
+        Recorder {
+            info,
+            sent: Mutex::new(Vec::new()),
+            next_ts: AtomicU64::new(1),
+            web,
+            responses: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn responses(&self) -> std::sync::MutexGuard<'_, Vec<serde_json::Value>> {
+        self.responses.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn sent(&self) -> std::sync::MutexGuard<'_, Vec<SentMessage>> {
         // A handler that panicked while sending leaves a usable record.
         self.sent.lock().unwrap_or_else(PoisonError::into_inner)
@@ -168,6 +208,22 @@ impl Recorder {
 impl Transport for Recorder {
     fn info(&self) -> Arc<ConnectionInfo> {
         Arc::clone(&self.info)
+    }
+
+    fn respond(
+        &self,
+        _event: &Event,
+        payload: Box<RawValue>,
+    ) -> BoxFuture<'static, Result<Answered, RespondError>> {
+        let value = serde_json::from_str(payload.get()).unwrap_or(serde_json::Value::Null);
+        let mut responses = self.responses();
+        responses.push(value);
+        let answered = if responses.len() == 1 {
+            Answered::InAck
+        } else {
+            Answered::ResponseUrl
+        };
+        future::ready(Ok(answered)).boxed()
     }
 
     fn web(&self) -> Option<crate::WebClient> {
@@ -216,6 +272,33 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("C1", None), ("C1", Some("7.0")), ("C2", None)]
         );
+    }
+
+    #[tokio::test]
+    async fn records_answers_in_order() {
+        let test = TestContext::new(
+            Event::from_json(
+                r#"{"envelope_id":"1","type":"slash_commands","payload":{"command":"/x","channel_id":"C5"}}"#,
+            )
+            .unwrap(),
+        );
+        let ctx = test.context();
+        let first = ctx
+            .respond(&crate::interactive::MessageResponse::ephemeral("one"))
+            .await
+            .unwrap();
+        let second = ctx.respond(&serde_json::json!({"text": "two"})).await.unwrap();
+        assert_eq!((first, second), (Answered::InAck, Answered::ResponseUrl));
+        assert_eq!(
+            test.responses(),
+            [
+                serde_json::json!({"text": "one", "response_type": "ephemeral"}),
+                serde_json::json!({"text": "two"})
+            ]
+        );
+        // A slash command's replies go to the channel it was typed in.
+        ctx.reply("three").await.unwrap();
+        assert_eq!(test.sent()[0].channel, "C5");
     }
 
     #[tokio::test]

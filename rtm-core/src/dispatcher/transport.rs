@@ -8,9 +8,14 @@
 
 use std::{future::Future, sync::Arc};
 
+use futures::future::{self, BoxFuture, FutureExt};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
-use crate::{Batch, ConnectionInfo, Error, ReplyFuture, RtmClient, SocketModeClient, WebClient};
+use crate::{
+    Answered, Batch, ConnectionInfo, Error, Event, ReplyFuture, RespondError, RtmClient, SocketModeClient,
+    WebClient,
+};
 
 /// How a handler's messages leave: shared by every [`Context`](super::Context) of a dispatcher
 /// as one `Arc<dyn Transport>`, so building a context costs a reference count.
@@ -28,6 +33,24 @@ pub(crate) trait Transport: Send + Sync + 'static {
 
     /// The Web API client for the bot's token, if the transport has one (for `Context::web`).
     fn web(&self) -> Option<WebClient>;
+
+    /// Answers `event` (a slash command, an interaction) with `payload`, already serialised:
+    /// in its acknowledgement when it is still pending, else through its `response_url`.
+    /// RTM events cannot be answered.
+    fn respond(
+        &self,
+        event: &Event,
+        payload: Box<RawValue>,
+    ) -> BoxFuture<'static, Result<Answered, RespondError>> {
+        let _ = (event, payload);
+        future::ready(Err(RespondError::NotAnswerable)).boxed()
+    }
+
+    /// Releases `event`'s pending acknowledgement now, empty (a no-op when it has none or was
+    /// answered). The dispatcher calls it once every handler of the event has finished.
+    fn ack(&self, event: &Event) {
+        let _ = event;
+    }
 }
 
 /// Where the dispatcher's events come from. Only the dispatcher's read loop uses it; it is
@@ -105,6 +128,19 @@ impl Transport for SocketModeClient {
 
     fn web(&self) -> Option<WebClient> {
         Some(SocketModeClient::web(self))
+    }
+
+    fn respond(
+        &self,
+        event: &Event,
+        payload: Box<RawValue>,
+    ) -> BoxFuture<'static, Result<Answered, RespondError>> {
+        let (client, event) = (self.clone(), event.clone());
+        async move { SocketModeClient::respond(&client, &event, &*payload).await }.boxed()
+    }
+
+    fn ack(&self, event: &Event) {
+        SocketModeClient::ack(self, event);
     }
 }
 

@@ -39,6 +39,7 @@ mod frames;
 mod gate;
 mod http;
 mod inbound;
+mod interactive;
 mod methods;
 mod ratelimit;
 mod response_url;
@@ -231,7 +232,6 @@ impl Emulator {
     pub fn socket_mode_sockets_opened(&self) -> usize {
         socket_mode::sockets_opened(self.shared())
     }
-
 
     /// The Web API base URL, `http://127.0.0.1:PORT/api/` (with the trailing slash): what a
     /// client's base URL is set to instead of `https://slack.com/api/`.

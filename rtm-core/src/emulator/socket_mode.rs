@@ -670,7 +670,6 @@ pub(super) fn sockets_opened(shared: &Shared) -> usize {
     lock(&shared.socket_mode).sockets_opened
 }
 
-
 /// The most Socket Mode sockets open at once so far (over the cap or not).
 pub(super) fn most_open(shared: &Shared) -> usize {
     lock(&shared.socket_mode).most_open
