@@ -16,6 +16,7 @@
 //! `--echo-bot PATH` (skip building it),
 //! `--no-write` (print only), `--output FILE` (instead of BENCHMARKS.md).
 
+mod callgrind;
 mod clients;
 mod procfs;
 mod report;
@@ -31,8 +32,9 @@ use std::{
 use report::Report;
 use scenarios::{ClientSpec, ScaleCase, Settings};
 
-const USAGE: &str = "usage: rtm-bench [all|throughput|scale|dispatch|profile]... [--smoke] [--runs N] [--no-peers] [--peers] \
-                     [--clients KEY,..] [--events N] [--scale-n N] [--echo-bot PATH] [--no-write] [--output FILE]";
+const USAGE: &str = "usage: rtm-bench [all|throughput|scale|dispatch|profile|instructions]... [--smoke] [--runs N] [--no-peers] \
+                     [--peers] [--clients KEY,..] [--events N] [--scale-n N] [--echo-bot PATH] [--client-bin PATH] \
+                     [--no-write] [--output FILE]";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -49,6 +51,8 @@ struct Options {
     scale: bool,
     dispatch: bool,
     profile: bool,
+    instructions: bool,
+    client_bin: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -61,9 +65,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "all" => {
-                (o.throughput, o.scale, o.dispatch, o.profile, any) = (true, true, true, true, true);
+                (o.throughput, o.scale, o.dispatch, o.profile, o.instructions, any) =
+                    (true, true, true, true, true, true);
             }
             "profile" => (o.profile, any) = (true, true),
+            "instructions" => (o.instructions, any) = (true, true),
+            "--client-bin" => o.client_bin = Some(it.next().ok_or("--client-bin needs a path")?.into()),
             "throughput" | "latency" => (o.throughput, any) = (true, true),
             "scale" => (o.scale, any) = (true, true),
             "dispatch" => (o.dispatch, any) = (true, true),
@@ -111,7 +118,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     if !any {
-        (o.throughput, o.scale, o.dispatch, o.profile) = (true, true, true, true);
+        (o.throughput, o.scale, o.dispatch, o.profile, o.instructions) = (true, true, true, true, true);
     }
     Ok(o)
 }
@@ -376,17 +383,25 @@ async fn harness(options: Options) -> Result<(), String> {
         if options.smoke { "smoke" } else { "full" },
         results_dir.display()
     );
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-
-    if options.throughput {
-        let echo_bot = match &options.echo_bot {
+    let me = match &options.client_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(|e| e.to_string())?,
+    };
+    let echo_bot = if options.throughput || options.instructions {
+        match &options.echo_bot {
             Some(path) => path.clone(),
             None => build(
                 "examples/echo_bot",
                 &["-p", "rtm-examples", "--example", "echo_bot"],
                 "examples/echo_bot",
             )?,
-        };
+        }
+    } else {
+        PathBuf::new()
+    };
+
+    if options.throughput {
+        let echo_bot = echo_bot.clone();
         let internal = |key, label, kind: &str, is_floor, ours| ClientSpec {
             key,
             label,
@@ -501,6 +516,22 @@ async fn harness(options: Options) -> Result<(), String> {
         report.profile = scenarios::profile(&settings, &alloc_bin)
             .await
             .map_err(|e| e.to_string())?;
+    }
+
+    if options.instructions {
+        if callgrind::available() {
+            eprintln!(
+                "== instructions per event under callgrind ({} events after a warm-up)",
+                settings.instr_n
+            );
+            report.instructions = callgrind::run(&settings, &me, &echo_bot, options.only.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+        } else {
+            report
+                .notes
+                .push("valgrind (callgrind) is not installed: instruction counts left out.".into());
+        }
     }
 
     let (doc, svg) = match (&options.output, options.smoke) {

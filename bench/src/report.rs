@@ -18,6 +18,7 @@ pub struct Report {
     pub scale: Vec<ScaleMeasure>,
     pub dispatch: Vec<DispatchResults>,
     pub profile: Vec<ProfileMeasure>,
+    pub instructions: Vec<crate::callgrind::InstrMeasure>,
     pub svg_path: Option<String>,
 }
 
@@ -76,6 +77,7 @@ struct EchoSummary<'a> {
     incomplete_received: usize,
     rate: f64,
     cpu: f64,
+    switches: f64,
     rss_mb: f64,
     lost: usize,
     dup: u64,
@@ -116,6 +118,7 @@ fn summarize<'a>(r: &'a EchoResults, rates: usize) -> EchoSummary<'a> {
             .unwrap_or(0),
         rate: median(complete.iter().map(|m| m.throughput.rate())),
         cpu: median(complete.iter().map(|m| m.cpu_us_per_event)),
+        switches: median(complete.iter().map(|m| m.switches_per_event)),
         rss_mb: median(ok.iter().map(|m| m.peak_rss_kb as f64 / 1024.0)),
         lost: ok.iter().map(|m| m.throughput.lost()).sum(),
         dup: ok.iter().map(|m| m.throughput.duplicates).sum(),
@@ -182,6 +185,7 @@ impl Report {
         self.scale_table(w, settings);
         self.dispatch_table(w, settings);
         self.profile_table(w, settings);
+        self.instructions_table(w);
         self.targets(w, settings);
         out
     }
@@ -211,18 +215,20 @@ impl Report {
         );
         let _ = writeln!(
             w,
-            "Time from the first event written to the last echo received.\n"
+            "Time from the first event written to the last echo received. Thread switches: voluntary plus \
+             involuntary context switches of the client's threads during the burst (`/proc/<pid>/task/*/status`), \
+             per event; a worker that parks and is woken again costs one.\n"
         );
         let _ = writeln!(
             w,
-            "| client | events/s | × floor | client CPU µs/event | × floor | peak RSS MB | lost / dup / reordered (all runs) | reconnects | runs |"
+            "| client | events/s | × floor | client CPU µs/event | × floor | thread switches/event | peak RSS MB | lost / dup / reordered (all runs) | reconnects | runs |"
         );
-        let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         for s in &rows {
             if s.ok_runs == 0 {
                 let _ = writeln!(
                     w,
-                    "| {} | failed: {} | | | | | | | 0 |",
+                    "| {} | failed: {} | | | | | | | | 0 |",
                     s.r.spec.label,
                     s.error.clone().unwrap_or_default()
                 );
@@ -243,12 +249,13 @@ impl Report {
             };
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {} | {} | {} / {} / {}{} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} / {} / {}{} | {} | {} |",
                 s.r.spec.label,
                 rate,
                 ratio(s.rate, f_rate),
                 num(s.cpu, 2),
                 ratio(s.cpu, f_cpu),
+                num(s.switches, 3),
                 num(s.rss_mb, 1),
                 s.lost,
                 s.dup,
@@ -450,6 +457,64 @@ impl Report {
             }
         }
         let _ = writeln!(w);
+    }
+
+    fn instructions_table(&self, w: &mut String) {
+        if self.instructions.is_empty() {
+            return;
+        }
+        let events = self.instructions.first().map_or(0, |m| m.events);
+        let _ = writeln!(w, "### 6. Profile: instructions per event (callgrind)\n");
+        let _ = writeln!(
+            w,
+            "Each client runs under `valgrind --tool=callgrind`; after a warm-up burst the counters are zeroed \
+             (`callgrind_control -z`), a burst of {} events runs (echoed, or drained and ended with a marker for the \
+             two dispatch consumers), and the counters are dumped. Instruction counts are repeatable on a shared \
+             machine where times are not; they count every thread of the client process (user space only: the \
+             kernel's share of a syscall is not in them). Dumps: `target/rtm-bench/callgrind/`.\n",
+            num(events as f64, 0)
+        );
+        let floor = self
+            .instructions
+            .iter()
+            .find(|m| m.key == "floor")
+            .map_or(f64::NAN, |m| m.ir_per_event);
+        let _ = writeln!(w, "| client | instructions/event | × floor |");
+        let _ = writeln!(w, "|---|--:|--:|");
+        for m in &self.instructions {
+            match &m.error {
+                Some(e) => {
+                    let _ = writeln!(w, "| {} | failed: {e} | |", m.label);
+                }
+                None => {
+                    let _ = writeln!(
+                        w,
+                        "| {} | {} | {} |",
+                        m.label,
+                        num(m.ir_per_event, 0),
+                        if matches!(m.key, "drain" | "dispatch-trivial") {
+                            "–".to_owned()
+                        } else {
+                            ratio(m.ir_per_event, floor)
+                        }
+                    );
+                }
+            }
+        }
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "Where the instructions go: the functions with the most instructions of their own, per event.\n"
+        );
+        for m in self.instructions.iter().filter(|m| m.error.is_none()) {
+            let _ = writeln!(w, "<details><summary>{}</summary>\n", m.label);
+            let _ = writeln!(w, "| instructions/event | function |");
+            let _ = writeln!(w, "|--:|---|");
+            for (ir, name) in &m.top {
+                let _ = writeln!(w, "| {} | `{}` |", num(*ir, 0), name.replace('|', "\\|"));
+            }
+            let _ = writeln!(w, "\n</details>\n");
+        }
     }
 
     fn targets(&self, w: &mut String, settings: &Settings) {
