@@ -5,6 +5,7 @@
 //! the whole process (every thread) and the functions that executed most of them.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::Stdio,
     time::Duration,
@@ -26,7 +27,7 @@ pub struct InstrMeasure {
     pub events: usize,
     /// Instructions executed by the whole process per event.
     pub ir_per_event: f64,
-    /// The functions with the most instructions of their own: (instructions per event, name).
+    /// Every function's own instructions per event, most first: (instructions, name).
     pub top: Vec<(f64, String)>,
     pub error: Option<String>,
 }
@@ -103,7 +104,7 @@ pub async fn run(
                 ir_per_event: ir as f64 / events as f64,
                 top: top
                     .into_iter()
-                    .map(|(ir, name)| (ir as f64 / events as f64, name))
+                    .map(|(ir, name)| (ir as f64 / events as f64, shorten(&name)))
                     .collect(),
                 error: None,
             },
@@ -230,48 +231,78 @@ fn dumps(out_file: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// The total and the twelve functions with the most instructions of their own
-/// (`callgrind_annotate`, exclusive counts), names shortened.
+/// The total and every function's own instructions (exclusive: calls excluded), most first,
+/// read straight from the dump. (`callgrind_annotate` charges a zeroed run's totals to the
+/// thread entry points, so it is not used.)
 fn parse_dump(dump: &Path) -> Result<(u64, Vec<(u64, String)>), String> {
     let text = std::fs::read_to_string(dump).map_err(|e| e.to_string())?;
     let total = text
         .lines()
         .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
-        .and_then(|v| v.trim().split_whitespace().next()?.parse().ok())
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .ok_or("no total in the dump")?;
-    let annotated = std::process::Command::new("callgrind_annotate")
-        .args(["--inclusive=no", "--threshold=100"])
-        .arg(dump)
-        .output()
-        .map_err(|e| e.to_string())?;
-    let annotated = String::from_utf8_lossy(&annotated.stdout);
-    let mut top = Vec::new();
-    for line in annotated.lines() {
-        let line = line.trim();
-        let Some((count, rest)) = line.split_once(' ') else {
-            continue;
-        };
-        let Ok(count) = count.replace(',', "").parse::<u64>() else {
-            continue;
-        };
-        // `<count> (<pct>)  <file>:<function> [<object>]`; the first such line is the total.
-        let rest = rest.trim_start();
-        let rest = rest
-            .strip_prefix('(')
-            .and_then(|r| r.split_once(')'))
-            .map_or(rest, |(_, r)| r)
-            .trim();
-        if rest.starts_with("PROGRAM TOTALS") || rest.is_empty() {
-            continue;
-        }
-        let function = rest.split_once(':').map_or(rest, |(_, f)| f);
-        let function = function.split(" [").next().unwrap_or(function);
-        top.push((count, shorten(function)));
-        if top.len() == 12 {
-            break;
+    let mut own: HashMap<String, u64> = HashMap::new();
+    let mut current = String::new();
+    // The cost line right after `calls=` is the call's inclusive cost, not the caller's own.
+    let mut after_call = false;
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("fn=") {
+            current = name.to_owned();
+        } else if line.starts_with("calls=") {
+            after_call = true;
+        } else if line.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '*')) {
+            if std::mem::take(&mut after_call) {
+                continue;
+            }
+            if let Some(cost) = line.split_whitespace().nth(1).and_then(|c| c.parse::<u64>().ok()) {
+                *own.entry(current.clone()).or_default() += cost;
+            }
         }
     }
+    let mut top: Vec<(u64, String)> = own.into_iter().map(|(name, ir)| (ir, name)).collect();
+    top.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     Ok((total, top))
+}
+
+/// Where a function's instructions belong, for the summary.
+pub fn category(function: &str) -> &'static str {
+    let f = function.trim_start_matches('<');
+    if f.starts_with("serde_json")
+        || f.starts_with("&mut serde_json")
+        || f.starts_with("serde_core")
+        || f.starts_with("serde::")
+    {
+        "JSON (serde_json)"
+    } else if f.starts_with("tungstenite") || f.starts_with("tokio_tungstenite") {
+        "websocket (tungstenite)"
+    } else if f.starts_with("tokio::") || f.starts_with("futures") || f.starts_with("mio::") {
+        "async runtime (tokio, futures)"
+    } else if f.starts_with("rtm_core::dispatcher") {
+        "rtm-core dispatcher"
+    } else if f.starts_with("rtm_core") {
+        "rtm-core connection and client"
+    } else if [
+        "malloc",
+        "free",
+        "_int_",
+        "realloc",
+        "__rust",
+        "__rdl",
+        "unlink_chunk",
+        "alloc::",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
+        || f.contains("malloc")
+    {
+        "allocator"
+    } else if f.starts_with("__mem") || f.starts_with("core::str") {
+        "memcpy, memset, UTF-8 checks"
+    } else if f.starts_with("tracing") {
+        "tracing"
+    } else {
+        "other"
+    }
 }
 
 /// A symbol without its hash, cut to a readable length.
@@ -280,8 +311,8 @@ fn shorten(name: &str) -> String {
         Some((head, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => head,
         _ => name,
     };
-    if name.len() > 110 {
-        format!("{}…", &name[..name.floor_char_boundary(110)])
+    if name.chars().count() > 110 {
+        format!("{}…", name.chars().take(110).collect::<String>())
     } else {
         name.to_owned()
     }
@@ -290,6 +321,30 @@ fn shorten(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_costs_leave_out_calls_and_sum_per_function() {
+        let dir = std::env::temp_dir().join(format!("rtm-bench-callgrind-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dump = dir.join("dump");
+        std::fs::write(
+            &dump,
+            "events: Ir\nsummary: 100\nfn=main\n1 10\ncfn=serde_json::parse\ncalls=1 0\n2 80\n+1 5\nfn=serde_json::parse\n3 80\n",
+        )
+        .unwrap();
+        let (total, top) = parse_dump(&dump).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(total, 100);
+        assert_eq!(
+            top,
+            vec![(80, "serde_json::parse".to_owned()), (15, "main".to_owned())]
+        );
+        assert_eq!(
+            category("<serde_json::read::SliceRead as Read>::parse_str"),
+            "JSON (serde_json)"
+        );
+        assert_eq!(category("_int_malloc"), "allocator");
+    }
 
     #[test]
     fn names_lose_their_hash_and_length() {

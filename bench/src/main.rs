@@ -10,10 +10,12 @@
 //! `cargo run --release -p rtm-bench -- web` runs the Web API client scenario on its own
 //! (`--smoke`, `--runs N`, `--no-write`).
 //!
-//! Options: `throughput` / `scale` / `dispatch` / `profile` (run only those), `--runs N`,
+//! Options: `throughput` / `scale` / `dispatch` / `profile` / `instructions` (run only those;
+//! `instructions` needs valgrind), `--runs N`,
 //! `--no-peers`, `--peers` (include them in smoke mode), `--clients floor,read,..` (only those),
 //! `--events N` (throughput burst size), `--scale-n N` (one scale size),
-//! `--echo-bot PATH` (skip building it),
+//! `--echo-bot PATH` (skip building it), `--client-bin PATH` (run the internal clients from another
+//! build), `--baseline DIR` (also count instructions for the `rtm-bench` and `echo_bot` in DIR),
 //! `--no-write` (print only), `--output FILE` (instead of BENCHMARKS.md).
 
 mod callgrind;
@@ -33,7 +35,7 @@ use report::Report;
 use scenarios::{ClientSpec, ScaleCase, Settings};
 
 const USAGE: &str = "usage: rtm-bench [all|throughput|scale|dispatch|profile|instructions]... [--smoke] [--runs N] [--no-peers] \
-                     [--peers] [--clients KEY,..] [--events N] [--scale-n N] [--echo-bot PATH] [--client-bin PATH] \
+                     [--peers] [--clients KEY,..] [--events N] [--scale-n N] [--echo-bot PATH] [--client-bin PATH] [--baseline DIR] \
                      [--no-write] [--output FILE]";
 
 #[derive(Debug, Default)]
@@ -53,6 +55,7 @@ struct Options {
     profile: bool,
     instructions: bool,
     client_bin: Option<PathBuf>,
+    baseline: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -70,6 +73,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "profile" => (o.profile, any) = (true, true),
             "instructions" => (o.instructions, any) = (true, true),
+            "--baseline" => o.baseline = Some(it.next().ok_or("--baseline needs a directory")?.into()),
             "--client-bin" => o.client_bin = Some(it.next().ok_or("--client-bin needs a path")?.into()),
             "throughput" | "latency" => (o.throughput, any) = (true, true),
             "scale" => (o.scale, any) = (true, true),
@@ -118,7 +122,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     if !any {
-        (o.throughput, o.scale, o.dispatch, o.profile, o.instructions) = (true, true, true, true, true);
+        // Smoke mode (CI) leaves valgrind out unless asked for by name.
+        (o.throughput, o.scale, o.dispatch, o.profile, o.instructions) = (true, true, true, true, !o.smoke);
     }
     Ok(o)
 }
@@ -365,7 +370,7 @@ async fn harness(options: Options) -> Result<(), String> {
         command: if options.smoke {
             "cargo run -p rtm-bench -- --smoke".into()
         } else {
-            "bench/setup-peers.sh && cargo run --release -p rtm-bench -- all".into()
+            "bench/setup-peers.sh && cargo run --release -p rtm-bench -- all --runs 3".into()
         },
         ..Report::default()
     };
@@ -527,6 +532,17 @@ async fn harness(options: Options) -> Result<(), String> {
             report.instructions = callgrind::run(&settings, &me, &echo_bot, options.only.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
+            if let Some(dir) = &options.baseline {
+                eprintln!("== the same for the baseline in {}", dir.display());
+                report.instructions_baseline = callgrind::run(
+                    &settings,
+                    &dir.join("rtm-bench"),
+                    &dir.join("echo_bot"),
+                    options.only.as_deref(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            }
         } else {
             report
                 .notes
