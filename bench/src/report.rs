@@ -81,38 +81,41 @@ const CHANGES: [(&str, &str, &str); 5] = [
          nothing of it is queued or running, so a call started there is still behind every earlier call of \
          its channel.",
         "`dispatcher/tasks.rs`",
-        "dispatch overhead, trivial handler: 5,133 → 2,390 instructions per event (13,053 → 8,722 for the \
-         dispatcher, 7,920 → 6,331 for the `read()` loop); no task, scheduling or wake-up for a call that does \
-         not wait. Echo handlers still await a reply, so they still get a task: about −5 % for Concurrent.",
+        "dispatch overhead with a trivial handler: 5,100–5,900 → 2,350–2,390 instructions per event (trivial \
+         handler 13,012–13,053 → 8,696–8,722); about 730 → 180–250 ns of CPU per event. A call that does not \
+         wait costs no task, no scheduling and no wake-up. The echo handlers await their reply (Concurrent) or \
+         spawn its check (PerChannel), so they gain less: Concurrent 36,384–36,633 → 34,835–34,922 \
+         instructions per event; PerChannel within its run-to-run spread.",
     ),
     (
         "The connection task holds reader wake-ups while it hands over a burst of frames that already arrived \
          (an RAII guard, so every way out of the burst wakes the reader once); events are readable at once, \
          only the wake-up waits.",
         "`inbox.rs`, `connection/session.rs` (two lines)",
-        "`read()` loop that drops events: 7,536 → 6,331 instructions per event (−16 %): the reader takes the \
-         burst in one batch instead of waking for its first event and again and again.",
+        "`read()` loop that drops events: 7,092–7,920 → 6,331–6,350 instructions per event; the reader takes \
+         a burst in one batch instead of waking for its first event, again and again.",
     ),
     (
         "Replies awaited in a queue ordered by id (ids only grow, Slack answers about in order) instead of a \
          `BTreeMap`: registering appends, the usual reply takes the front, a reply out of order leaves a gap \
          found by binary search.",
         "`connection/replies.rs`",
-        "about 380 instructions less per send (`Replies::insert` was 384 per echo), and no tree node \
-         allocated per send in flight.",
+        "`Replies::insert` 355–384 → 57 instructions per send, `resolve` 126 → 61; no tree node allocated \
+         per send in flight.",
     ),
     (
         "An outgoing frame stays bytes until its id is written in place, and is checked as UTF-8 once, \
          instead of being checked when queued and then spliced (`String::replace_range`) when written.",
         "`outgoing.rs`",
-        "about 470 instructions less per send (`Splice::drop` was 366 and one of two `from_utf8` checks is gone).",
+        "about 470 instructions less per send (`Splice::drop` 366 → 0, `from_utf8` 565 → 454).",
     ),
     (
-        "The harness measures instructions per event under callgrind, thread switches per event, and reports \
-         issue 13's targets with their range over the runs.",
+        "The harness counts instructions per event under callgrind (profile summary by category, top \
+         functions, `--baseline` for a before/after), thread switches per event, and reports issue 13's \
+         targets with their range over the runs.",
         "`bench/`",
-        "repeatable figures on a shared machine: echo_bot 19,344 → 18,160 instructions per event (1.56× → \
-         1.47× the floor's 12,388).",
+        "repeatable figures on a shared machine. Together: echo_bot 19,172–19,344 → 17,915–18,160 \
+         instructions per event, 1.56× → 1.45–1.47× the floor's 12,325–12,388.",
     ),
 ];
 
