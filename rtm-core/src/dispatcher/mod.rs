@@ -53,7 +53,9 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 #[non_exhaustive]
 pub enum Ordering {
     /// Every handler call runs on its own task, concurrently with all others (the default):
-    /// calls *start* in arrival order but may finish in any order.
+    /// calls *start* in arrival order but may finish in any order. (A call that finishes on
+    /// its first poll, without waiting for anything, runs where the dispatcher starts it and
+    /// needs no task; keep long computations in `spawn_blocking`, as in any async code.)
     #[default]
     Concurrent,
     /// The calls for one channel run one after another, in arrival order; different

@@ -157,11 +157,22 @@ type Call = BoxFuture<'static, ()>;
 /// so no wake-up is lost. A call that finishes on its first poll (a handler that does not
 /// await, or whose awaits are already ready) thus costs no task, no scheduling and no
 /// cross-thread wake-up.
+///
+/// [`Job::run`] catches the handler's panics; a panic outside the handler (a user error whose
+/// `Display` panics while it is logged or recorded) is caught here too, as a task would have
+/// caught it, so it can never unwind into the dispatcher's read loop.
 fn start(mut call: Call) -> Option<Call> {
     let mut cx = std::task::Context::from_waker(noop_waker_ref());
-    match call.as_mut().poll(&mut cx) {
-        Poll::Ready(()) => None,
-        Poll::Pending => Some(call),
+    match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
+        Ok(Poll::Ready(())) => None,
+        Ok(Poll::Pending) => Some(call),
+        Err(payload) => {
+            warn!(
+                panic = panic_message(payload.as_ref()),
+                "a dispatcher task panicked"
+            );
+            None
+        }
     }
 }
 
@@ -347,7 +358,13 @@ impl Tasks {
 
 async fn run_lane(mut queue: mpsc::UnboundedReceiver<Call>, pending: Arc<AtomicUsize>) {
     while let Some(call) = queue.recv().await {
-        call.await;
+        // A panic must not end the lane: the calls queued behind it would never run.
+        if let Err(payload) = AssertUnwindSafe(call).catch_unwind().await {
+            warn!(
+                panic = panic_message(payload.as_ref()),
+                "a dispatcher task panicked"
+            );
+        }
         pending.fetch_sub(1, SeqCst);
     }
 }
@@ -522,6 +539,46 @@ mod tests {
         assert!(
             calls.tasks.lanes.is_empty(),
             "no lane for a call that did not wait"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_outside_the_handler_never_reaches_the_read_loop() {
+        #[derive(Debug)]
+        struct Nasty;
+        impl std::fmt::Display for Nasty {
+            fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                panic!("this error cannot be displayed")
+            }
+        }
+        impl std::error::Error for Nasty {}
+
+        // The probe records every failure as text, so it displays the error: outside the
+        // handler's own panic guard, on the dispatcher's thread when the call runs inline.
+        let probe = super::super::DispatcherProbe::new();
+        let reporter = Reporter {
+            hook: None,
+            probe: Some(probe.shared()),
+        };
+        let mut tasks = Tasks::new(4, reporter);
+        let handler = super::super::handler::ErasedHandler::<()>::new(|_event: Event| async {
+            Err::<(), super::super::BoxError>(Box::new(Nasty))
+        })
+        .bind(Arc::new(()));
+        let event = Event::from_json(r#"{"type":"message","channel":"C1"}"#).unwrap();
+        let ctx = crate::TestContext::new(event.clone()).context();
+        for lane in [None, Some(Some("C1".into()))] {
+            let permit = tasks.try_permit().unwrap();
+            let job = Job::new(&handler, &ctx, &event, permit);
+            match lane {
+                None => tasks.spawn(job),
+                Some(key) => tasks.spawn_in_lane(key, job),
+            }
+        }
+        assert_eq!(
+            tasks.in_flight(),
+            0,
+            "both calls ended and gave their permits back"
         );
     }
 }
