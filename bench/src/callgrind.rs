@@ -194,6 +194,9 @@ async fn measure(
         control("-z", pid).await?;
         let measured = phase(events);
         let complete = measured.wait(stall, max).await;
+        // Let the replies to the last echoes (queued behind the burst) be handled too, so
+        // every event is counted with its reply; an idle client costs next to nothing here.
+        tokio::time::sleep(Duration::from_secs(3)).await;
         control("-d", pid).await?;
         session.stop();
         if !complete {

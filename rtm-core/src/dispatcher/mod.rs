@@ -520,7 +520,7 @@ async fn run_loop<Src: EventSource>(
             let ctx = Context::over(Arc::clone(&transport), event.clone());
             let lane = match ordering {
                 Ordering::Concurrent => None,
-                Ordering::PerChannel => Some(ctx.channel().map(Box::from)),
+                Ordering::PerChannel => Some(ctx.channel()),
                 Ordering::Sequential => Some(None),
             };
             for handler in handlers {
@@ -544,7 +544,7 @@ async fn run_loop<Src: EventSource>(
                 let job = Job::new(handler, &ctx, &event, permit);
                 match &lane {
                     None => tasks.spawn(job),
-                    Some(key) => tasks.spawn_in_lane(key.clone(), job),
+                    Some(key) => tasks.spawn_in_lane(*key, job),
                 }
             }
         }

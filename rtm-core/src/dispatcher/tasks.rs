@@ -4,7 +4,7 @@
 //! error reporting, and the bounded drain at shutdown.
 
 use std::{
-    collections::HashMap,
+    collections::BTreeMap,
     panic::AssertUnwindSafe,
     sync::{
         Arc,
@@ -43,7 +43,12 @@ pub(crate) struct Reporter {
 
 /// Which queue a call waits in when ordering is not [`Concurrent`](super::Ordering::Concurrent):
 /// a channel id, or `None` for events without a channel (and for every event when sequential).
-pub(crate) type LaneKey = Option<Box<str>>;
+/// Borrowed from the event: a key is copied only when its lane is created.
+pub(crate) type LaneKey<'a> = Option<&'a str>;
+
+/// The lanes, by channel id; `""` is the lane of events without a channel. A sorted map of a
+/// few short keys: no hashing per event, and lookups by `&str`.
+type Lanes = BTreeMap<Box<str>, Lane>;
 
 /// One handler call, holding its concurrency permit until it has finished.
 pub(crate) struct Job {
@@ -189,7 +194,7 @@ pub(crate) struct Tasks {
     set: JoinSet<()>,
     permits: Arc<Semaphore>,
     limit: usize,
-    lanes: HashMap<LaneKey, Lane>,
+    lanes: Lanes,
     reporter: Reporter,
     /// Permits taken by [`Tasks::wait_permits`] and not handed out yet.
     spare: Option<OwnedSemaphorePermit>,
@@ -202,7 +207,7 @@ impl Tasks {
             set: JoinSet::new(),
             permits: Arc::new(Semaphore::new(limit)),
             limit,
-            lanes: HashMap::new(),
+            lanes: Lanes::new(),
             reporter,
             spare: None,
         }
@@ -289,13 +294,14 @@ impl Tasks {
     /// Runs `job` after the earlier calls of the same lane. When the lane is idle (no call
     /// queued or running) the call starts here, and it gets the lane (a queue and a task)
     /// only if it has to wait: calls that finish on their first poll never create one.
-    pub(crate) fn spawn_in_lane(&mut self, key: LaneKey, job: Job) {
+    pub(crate) fn spawn_in_lane(&mut self, key: LaneKey<'_>, job: Job) {
+        let key = key.unwrap_or_default();
         let call = self.call(job);
         // Only this reader increments `pending`, so a lane seen idle stays idle until we
         // queue into it: every earlier call of the lane has finished.
         let idle = self
             .lanes
-            .get(&key)
+            .get(key)
             .is_none_or(|lane| lane.pending.load(SeqCst) == 0);
         let call = if idle {
             match start(call) {
@@ -305,18 +311,33 @@ impl Tasks {
         } else {
             call
         };
-        let lane = self.lanes.entry(key).or_insert_with(|| {
-            let (calls, queue) = mpsc::unbounded_channel();
-            let pending = Arc::new(AtomicUsize::new(0));
-            self.set.spawn(run_lane(queue, Arc::clone(&pending)));
-            Lane { calls, pending }
-        });
-        lane.pending.fetch_add(1, SeqCst);
-        if let Err(mpsc::error::SendError(call)) = lane.calls.send(call) {
-            // Unreachable in practice: a lane's worker only ends once its sender is dropped.
-            lane.pending.fetch_sub(1, SeqCst);
+        if !self.lanes.contains_key(key) {
+            let lane = self.new_lane();
+            self.lanes.insert(key.into(), lane);
+        }
+        let queued = match self.lanes.get(key) {
+            Some(lane) => {
+                lane.pending.fetch_add(1, SeqCst);
+                lane.calls.send(call).map_err(|mpsc::error::SendError(call)| {
+                    lane.pending.fetch_sub(1, SeqCst);
+                    call
+                })
+            }
+            None => Err(call),
+        };
+        if let Err(call) = queued {
+            // Unreachable in practice: the lane was just found or made, and its worker only
+            // ends once its sender is dropped.
             self.spawn_call(call);
         }
+    }
+
+    /// A lane's queue, and the task that runs what is queued in it.
+    fn new_lane(&mut self) -> Lane {
+        let (calls, queue) = mpsc::unbounded_channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        self.set.spawn(run_lane(queue, Arc::clone(&pending)));
+        Lane { calls, pending }
     }
 
     /// Collects finished tasks and closes idle lanes, so neither grows without bound.
@@ -435,7 +456,7 @@ mod tests {
     struct Calls {
         tasks: Tasks,
         done: Arc<std::sync::Mutex<Vec<usize>>>,
-        gates: HashMap<usize, tokio::sync::oneshot::Sender<()>>,
+        gates: std::collections::HashMap<usize, tokio::sync::oneshot::Sender<()>>,
     }
 
     impl Calls {
@@ -443,7 +464,7 @@ mod tests {
             Calls {
                 tasks: Tasks::new(64, Reporter::default()),
                 done: Arc::default(),
-                gates: HashMap::new(),
+                gates: std::collections::HashMap::new(),
             }
         }
 
@@ -519,7 +540,7 @@ mod tests {
         // though the even ones could finish at once.
         for n in 0..6 {
             let job = calls.job(n);
-            calls.tasks.spawn_in_lane(Some("C1".into()), job);
+            calls.tasks.spawn_in_lane(Some("C1"), job);
         }
         calls.settle().await;
         assert_eq!(calls.done(), vec![0]);
@@ -534,7 +555,7 @@ mod tests {
         // The lane is idle again: the next call starts (and here finishes) where it starts.
         calls.tasks.reap();
         let job = calls.job(6);
-        calls.tasks.spawn_in_lane(Some("C1".into()), job);
+        calls.tasks.spawn_in_lane(Some("C1"), job);
         assert_eq!(calls.done().last(), Some(&6));
         assert!(
             calls.tasks.lanes.is_empty(),
@@ -567,7 +588,7 @@ mod tests {
         .bind(Arc::new(()));
         let event = Event::from_json(r#"{"type":"message","channel":"C1"}"#).unwrap();
         let ctx = crate::TestContext::new(event.clone()).context();
-        for lane in [None, Some(Some("C1".into()))] {
+        for lane in [None, Some(Some("C1"))] {
             let permit = tasks.try_permit().unwrap();
             let job = Job::new(&handler, &ctx, &event, permit);
             match lane {
