@@ -190,7 +190,8 @@ async fn measure(
         if !phase((events / 4).max(1)).wait(stall, max).await {
             return Err("the warm-up burst did not complete".to_owned());
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Likewise before zeroing: the warm-up's last replies are not the measured burst's.
+        tokio::time::sleep(Duration::from_secs(3)).await;
         control("-z", pid).await?;
         let measured = phase(events);
         let complete = measured.wait(stall, max).await;
