@@ -74,25 +74,32 @@ fn num(value: f64, decimals: usize) -> String {
 /// section above, run at the commit that made the change against the one before it
 /// (`rtm-bench instructions --baseline DIR`, DIR holding the earlier build's `rtm-bench` and
 /// `echo_bot`); they are kept here because one run cannot measure code that is gone.
-const CHANGES: [(&str, &str, &str); 5] = [
+const CHANGES: [(&str, &str, &str); 6] = [
     (
         "A handler call is polled once where the dispatcher starts it; it gets a task (Concurrent) or its lane's \
          queue and task (PerChannel, Sequential) only if that poll returns `Pending`. A lane is idle when \
          nothing of it is queued or running, so a call started there is still behind every earlier call of \
          its channel.",
         "`dispatcher/tasks.rs`",
-        "dispatch overhead with a trivial handler: 5,100–5,900 → 2,350–2,390 instructions per event (trivial \
-         handler 13,012–13,053 → 8,696–8,722); about 730 → 180–250 ns of CPU per event. A call that does not \
+        "dispatch overhead with a trivial handler: 5,500–5,700 → 2,350–2,380 instructions per event (trivial \
+         handler 13,009–13,037 → 8,691–8,718); about 730 → 180–250 ns of CPU per event. A call that does not \
          wait costs no task, no scheduling and no wake-up. The echo handlers await their reply (Concurrent) or \
-         spawn its check (PerChannel), so they gain less: Concurrent 36,384–36,633 → 34,835–34,922 \
-         instructions per event; PerChannel within its run-to-run spread.",
+         spawn its check (PerChannel), so they gain less: Concurrent 36,291–36,591 → 34,695–35,102, \
+         PerChannel 33,072–33,272 → 30,734–30,977 instructions per event (with the lane keys below).",
+    ),
+    (
+        "PerChannel and Sequential lanes are found by the event's channel id as borrowed from it, in a small \
+         sorted map; a key is copied only when its lane is created.",
+        "`dispatcher/tasks.rs`, `dispatcher/mod.rs` (run loop, two lines)",
+        "two copies of the channel id (allocations) and a SipHash of it (114 instructions) less per \
+         PerChannel event; counted in the PerChannel figure above.",
     ),
     (
         "The connection task holds reader wake-ups while it hands over a burst of frames that already arrived \
          (an RAII guard, so every way out of the burst wakes the reader once); events are readable at once, \
          only the wake-up waits.",
         "`inbox.rs`, `connection/session.rs` (two lines)",
-        "`read()` loop that drops events: 7,092–7,920 → 6,331–6,350 instructions per event; the reader takes \
+        "`read()` loop that drops events: 7,313–7,526 → 6,338–6,346 instructions per event; the reader takes \
          a burst in one batch instead of waking for its first event, again and again.",
     ),
     (
@@ -114,8 +121,8 @@ const CHANGES: [(&str, &str, &str); 5] = [
          functions, `--baseline` for a before/after), thread switches per event, and reports issue 13's \
          targets with their range over the runs.",
         "`bench/`",
-        "repeatable figures on a shared machine. Together: echo_bot 19,172–19,344 → 17,915–18,160 \
-         instructions per event, 1.56× → 1.45–1.47× the floor's 12,325–12,388.",
+        "repeatable figures on a shared machine. Together: echo_bot 22,663–22,694 → 21,336–21,379 \
+         instructions per event, 1.83× → 1.73× the floor's 12,368–12,382.",
     ),
 ];
 
