@@ -10,12 +10,15 @@
 //! `cargo run --release -p rtm-bench -- web` runs the Web API client scenario on its own
 //! (`--smoke`, `--runs N`, `--no-write`).
 //!
-//! Options: `throughput` / `scale` / `dispatch` / `profile` / `socket` (run only those), `--runs N`,
+//! Options: `throughput` / `scale` / `dispatch` / `profile` / `instructions` / `socket` (run only
+//! those; `instructions` needs valgrind), `--runs N`,
 //! `--no-peers`, `--peers` (include them in smoke mode), `--clients floor,read,..` (only those),
 //! `--events N` (throughput burst size), `--scale-n N` (one scale size),
-//! `--echo-bot PATH` (skip building it),
+//! `--echo-bot PATH` (skip building it), `--client-bin PATH` (run the internal clients from another
+//! build), `--baseline DIR` (also count instructions for the `rtm-bench` and `echo_bot` in DIR),
 //! `--no-write` (print only), `--output FILE` (instead of BENCHMARKS.md).
 
+mod callgrind;
 mod clients;
 mod procfs;
 mod report;
@@ -32,8 +35,9 @@ use std::{
 use report::Report;
 use scenarios::{ClientSpec, ScaleCase, Settings};
 
-const USAGE: &str = "usage: rtm-bench [all|throughput|scale|dispatch|profile|socket]... [--smoke] [--runs N] [--no-peers] [--peers] \
-                     [--clients KEY,..] [--events N] [--scale-n N] [--echo-bot PATH] [--no-write] [--output FILE]";
+const USAGE: &str = "usage: rtm-bench [all|throughput|scale|dispatch|profile|instructions|socket]... [--smoke] [--runs N] \
+                     [--no-peers] [--peers] [--clients KEY,..] [--events N] [--scale-n N] [--echo-bot PATH] [--client-bin PATH] \
+                     [--baseline DIR] [--no-write] [--output FILE]";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -51,6 +55,9 @@ struct Options {
     dispatch: bool,
     profile: bool,
     socket: bool,
+    instructions: bool,
+    client_bin: Option<PathBuf>,
+    baseline: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -63,11 +70,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "all" => {
-                (o.throughput, o.scale, o.dispatch, o.profile, any) = (true, true, true, true, true);
+                (o.throughput, o.scale, o.dispatch, o.profile, o.instructions, any) =
+                    (true, true, true, true, true, true);
                 o.socket = true;
             }
             "socket" => (o.socket, any) = (true, true),
             "profile" => (o.profile, any) = (true, true),
+            "instructions" => (o.instructions, any) = (true, true),
+            "--baseline" => o.baseline = Some(it.next().ok_or("--baseline needs a directory")?.into()),
+            "--client-bin" => o.client_bin = Some(it.next().ok_or("--client-bin needs a path")?.into()),
             "throughput" | "latency" => (o.throughput, any) = (true, true),
             "scale" => (o.scale, any) = (true, true),
             "dispatch" => (o.dispatch, any) = (true, true),
@@ -115,7 +126,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     if !any {
-        (o.throughput, o.scale, o.dispatch, o.profile) = (true, true, true, true);
+        // Smoke mode (CI) leaves valgrind out unless asked for by name.
+        (o.throughput, o.scale, o.dispatch, o.profile, o.instructions) = (true, true, true, true, !o.smoke);
         o.socket = true;
     }
     Ok(o)
@@ -368,7 +380,7 @@ async fn harness(options: Options) -> Result<(), String> {
         command: if options.smoke {
             "cargo run -p rtm-bench -- --smoke".into()
         } else {
-            "bench/setup-peers.sh && cargo run --release -p rtm-bench -- all".into()
+            "bench/setup-peers.sh && cargo run --release -p rtm-bench -- all --runs 3".into()
         },
         ..Report::default()
     };
@@ -386,17 +398,25 @@ async fn harness(options: Options) -> Result<(), String> {
         if options.smoke { "smoke" } else { "full" },
         results_dir.display()
     );
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-
-    if options.throughput {
-        let echo_bot = match &options.echo_bot {
+    let me = match &options.client_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(|e| e.to_string())?,
+    };
+    let echo_bot = if options.throughput || options.instructions {
+        match &options.echo_bot {
             Some(path) => path.clone(),
             None => build(
                 "examples/echo_bot",
                 &["-p", "rtm-examples", "--example", "echo_bot"],
                 "examples/echo_bot",
             )?,
-        };
+        }
+    } else {
+        PathBuf::new()
+    };
+
+    if options.throughput {
+        let echo_bot = echo_bot.clone();
         let internal = |key, label, kind: &str, is_floor, ours| ClientSpec {
             key,
             label,
@@ -548,6 +568,33 @@ async fn harness(options: Options) -> Result<(), String> {
         report.socket = socket_mode::run(&settings, &clients)
             .await
             .map_err(|e| e.to_string())?;
+    }
+
+    if options.instructions {
+        if callgrind::available() {
+            eprintln!(
+                "== instructions per event under callgrind ({} events after a warm-up)",
+                settings.instr_n
+            );
+            report.instructions = callgrind::run(&settings, &me, &echo_bot, options.only.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(dir) = &options.baseline {
+                eprintln!("== the same for the baseline in {}", dir.display());
+                report.instructions_baseline = callgrind::run(
+                    &settings,
+                    &dir.join("rtm-bench"),
+                    &dir.join("echo_bot"),
+                    options.only.as_deref(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            }
+        } else {
+            report
+                .notes
+                .push("valgrind (callgrind) is not installed: instruction counts left out.".into());
+        }
     }
 
     let (doc, svg) = match (&options.output, options.smoke) {

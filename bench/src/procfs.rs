@@ -44,6 +44,25 @@ pub fn thread_cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
+/// Context switches (voluntary + involuntary) of the process's live threads, from
+/// `/proc/<pid>/task/*/status`: each voluntary one is a thread going to sleep (a worker
+/// parking, a blocking read), so per event they count hand-offs that had to wake a thread.
+pub fn context_switches(pid: u32) -> Option<u64> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        total += status
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .filter_map(|v| v.trim().parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(total)
+}
+
 /// A `kB` line of `/proc/<pid>/status`, e.g. `VmHWM` (peak resident) or `VmRSS`.
 pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

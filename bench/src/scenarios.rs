@@ -34,6 +34,8 @@ pub struct Settings {
     pub dispatch_n: usize,
     /// Burst size of the allocation diagnostics (below the client's 16K event buffer).
     pub profile_n: usize,
+    /// Burst size measured under callgrind (after a warm-up burst of a quarter of it).
+    pub instr_n: usize,
     /// The longest a throughput burst may take before it counts as incomplete.
     pub burst_max: Duration,
     /// A client whose first session took longer than this runs only once.
@@ -56,6 +58,7 @@ impl Settings {
             spread_events: 100_000,
             dispatch_n: 1_000_000,
             profile_n: 10_000,
+            instr_n: 20_000,
             burst_max: Duration::from_secs(60),
             slow_session: Duration::from_secs(60),
             results_dir,
@@ -76,6 +79,7 @@ impl Settings {
             spread_events: 1_000,
             dispatch_n: 20_000,
             profile_n: 1_000,
+            instr_n: 400,
             burst_max: Duration::from_secs(30),
             slow_session: Duration::from_secs(60),
             results_dir,
@@ -152,6 +156,8 @@ pub struct EchoMeasure {
     pub throughput: PhaseResult,
     /// Client CPU seconds during the burst, per echoed event, in microseconds.
     pub cpu_us_per_event: f64,
+    /// Thread context switches in the client during the burst, per echoed event.
+    pub switches_per_event: f64,
     pub peak_rss_kb: u64,
     pub latency: Vec<PhaseResult>,
     pub error: Option<String>,
@@ -206,10 +212,11 @@ fn summary(m: &EchoMeasure) -> String {
     }
     let t = &m.throughput;
     let mut s = format!(
-        "{}{:>9.0} ev/s  cpu {:>6.2} µs/ev  peak {:>6.1} MB  lost {} dup {} reord {}",
+        "{}{:>9.0} ev/s  cpu {:>6.2} µs/ev  switches {:>5.3}/ev  peak {:>6.1} MB  lost {} dup {} reord {}",
         if t.completed { "" } else { "INCOMPLETE " },
         t.rate(),
         m.cpu_us_per_event,
+        m.switches_per_event,
         m.peak_rss_kb as f64 / 1024.0,
         t.lost(),
         t.duplicates,
@@ -294,12 +301,19 @@ async fn echo_session_inner(
     }
 
     let cpu0 = procfs::cpu_seconds(pid).unwrap_or(0.0);
+    let switches0 = procfs::context_switches(pid).unwrap_or(0);
     let phase = session.burst(settings.throughput_n);
     phase.wait(Duration::from_secs(15), settings.burst_max).await;
     let cpu1 = procfs::cpu_seconds(pid).unwrap_or(0.0);
+    let switches1 = procfs::context_switches(pid).unwrap_or(0);
     let throughput = phase.result();
     let cpu_us_per_event = if throughput.received > 0 {
         (cpu1 - cpu0) * 1e6 / throughput.received as f64
+    } else {
+        f64::NAN
+    };
+    let switches_per_event = if throughput.received > 0 {
+        switches1.saturating_sub(switches0) as f64 / throughput.received as f64
     } else {
         f64::NAN
     };
@@ -310,6 +324,7 @@ async fn echo_session_inner(
     Ok(EchoMeasure {
         throughput,
         cpu_us_per_event,
+        switches_per_event,
         peak_rss_kb,
         latency,
         error: None,

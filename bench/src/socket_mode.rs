@@ -789,12 +789,14 @@ async fn session(
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let cpu0 = procfs::cpu_seconds(pid).unwrap_or(0.0);
+    let switches0 = procfs::context_switches(pid).unwrap_or(0);
     let phase = server.start_phase(&session, burst_n(settings), None);
     phase
         .phase
         .wait(Duration::from_secs(15), settings.burst_max)
         .await;
     let cpu1 = procfs::cpu_seconds(pid).unwrap_or(0.0);
+    let switches1 = procfs::context_switches(pid).unwrap_or(0);
     phase.wait_for_acks(Duration::from_secs(2)).await;
     let throughput = phase.phase.result();
     phases.push(phase);
@@ -819,6 +821,11 @@ async fn session(
     }
     Ok(SmMeasure {
         echo: EchoMeasure {
+            switches_per_event: if throughput.received > 0 {
+                switches1.saturating_sub(switches0) as f64 / throughput.received as f64
+            } else {
+                f64::NAN
+            },
             throughput,
             cpu_us_per_event,
             peak_rss_kb,

@@ -28,6 +28,10 @@ pub(crate) struct Inbox {
     reader_blocked: AtomicBool,
     /// Wakes the connection task when `reader_blocked` is set.
     blocked: Notify,
+    /// Set while the connection task hands over a burst (see [`Inbox::hold`]).
+    held: AtomicBool,
+    /// Events were pushed while held, and readers have not been woken for them yet.
+    unannounced: AtomicBool,
     limit: usize,
 }
 
@@ -55,6 +59,8 @@ impl Inbox {
             writable: Notify::new(),
             reader_blocked: AtomicBool::new(false),
             blocked: Notify::new(),
+            held: AtomicBool::new(false),
+            unannounced: AtomicBool::new(false),
             limit,
         }
     }
@@ -72,11 +78,26 @@ impl Inbox {
             state.events.push_back(event);
             (state.events.len(), state.events.len() >= self.limit)
         };
-        // Readers only wait on an empty buffer, so only the first event of a batch wakes them.
-        if len == 1 {
+        if self.held.load(Ordering::Relaxed) {
+            // Announced once, when the burst is handed over.
+            self.unannounced.store(true, Ordering::Relaxed);
+        } else if len == 1 {
+            // Readers only wait on an empty buffer, so only the first event of a batch wakes
+            // them.
             self.readable.notify_waiters();
         }
         full
+    }
+
+    /// Holds back reader wake-ups until the guard drops, then wakes readers once if events
+    /// arrived meanwhile. The connection task holds it while it handles a burst of frames
+    /// that have already arrived: a reader woken by the burst's first event would otherwise
+    /// take a few events, sleep, and be woken again, over and over, on another thread.
+    /// Events pushed while held are readable at once (a reader that is already awake takes
+    /// them); only the wake-up waits. Only the connection task (the one writer) holds it.
+    pub(crate) fn hold(&self) -> Hold<'_> {
+        self.held.store(true, Ordering::Relaxed);
+        Hold(self)
     }
 
     /// Adds several events at once: a reader sees all of them or none.
@@ -175,6 +196,18 @@ impl Inbox {
     }
 }
 
+/// Wakes readers for the events pushed while it was held; see [`Inbox::hold`].
+pub(crate) struct Hold<'a>(&'a Inbox);
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        self.0.held.store(false, Ordering::Relaxed);
+        if self.0.unannounced.swap(false, Ordering::Relaxed) {
+            self.0.readable.notify_waiters();
+        }
+    }
+}
+
 /// Clears the reader's "blocked" mark when dropped.
 pub(crate) struct BlockedGuard<'a>(&'a Inbox);
 
@@ -229,6 +262,42 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_held_burst_wakes_the_reader_once_when_the_hold_ends() {
+        let inbox = std::sync::Arc::new(Inbox::new(100));
+        let reader = tokio::spawn({
+            let inbox = inbox.clone();
+            async move { inbox.take().await.unwrap().unwrap().len() }
+        });
+        tokio::task::yield_now().await;
+        {
+            let _held = inbox.hold();
+            for i in 0..5 {
+                inbox.push(ev(i));
+            }
+            tokio::task::yield_now().await;
+            assert!(!reader.is_finished(), "no wake-up while held");
+        }
+        // Dropping the hold must wake the reader, or it would sleep on five buffered events.
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 5, "the whole burst in one take");
+        // Once released, pushes wake readers directly again.
+        let reader = tokio::spawn({
+            let inbox = inbox.clone();
+            async move { inbox.take().await.unwrap().unwrap().len() }
+        });
+        tokio::task::yield_now().await;
+        inbox.push(ev(9));
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1);
     }
 
     #[tokio::test]

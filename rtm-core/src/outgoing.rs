@@ -15,8 +15,9 @@ const RESERVED: usize = 28;
 /// A serialised outgoing frame waiting for its id.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    /// `RESERVED` spaces, then a JSON object.
-    buf: String,
+    /// `RESERVED` spaces, then a JSON object (UTF-8: serde_json writes nothing else). Kept
+    /// as bytes so the id is written in place and the text checked once, when it is final.
+    buf: Vec<u8>,
 }
 
 /// A `message` frame. Borrowed, so serialising it copies nothing twice.
@@ -47,16 +48,14 @@ impl Outgoing {
                 max: MAX_FRAME_BYTES,
             });
         }
-        // serde_json only writes valid UTF-8.
-        let buf = String::from_utf8(bytes).map_err(|e| SendError::InvalidFrame(e.to_string()))?;
-        Ok(Outgoing { buf })
+        Ok(Outgoing { buf: bytes })
     }
 
     /// Writes `"id":<id>` into the reserved room and returns the frame text. Leading spaces
     /// are valid JSON whitespace, so the frame is never copied.
     pub(crate) fn with_id(mut self, id: u64) -> Utf8Bytes {
         use std::io::Write;
-        let empty_object = self.buf.as_bytes().get(RESERVED + 1) == Some(&b'}');
+        let empty_object = self.buf.get(RESERVED + 1) == Some(&b'}');
         // `{"id":` + 20 digits + `,` is at most RESERVED + 1 bytes: the reserved room plus
         // the object's own `{`, which the prefix replaces.
         let mut prefix = [b' '; RESERVED + 1];
@@ -69,11 +68,15 @@ impl Outgoing {
         // Right-align the prefix so that it ends where the object's first member begins.
         prefix.copy_within(..len, RESERVED + 1 - len);
         prefix[..RESERVED + 1 - len].fill(b' ');
-        // ASCII only, so this cannot fail; the range replaced is ASCII too (spaces and `{`).
-        if let Ok(prefix) = std::str::from_utf8(&prefix) {
-            self.buf.replace_range(..=RESERVED, prefix);
+        // Same length, ASCII over ASCII (spaces and `{`): written in place.
+        if let Some(head) = self.buf.get_mut(..=RESERVED) {
+            head.copy_from_slice(&prefix);
         }
-        Utf8Bytes::from(self.buf)
+        // serde_json writes only UTF-8, and the prefix is ASCII: the check always passes (the
+        // lossy branch exists only so that nothing here can panic).
+        let text = String::from_utf8(self.buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Utf8Bytes::from(text)
     }
 }
 

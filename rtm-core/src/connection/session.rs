@@ -100,7 +100,10 @@ impl<C: Connector> Driver<C> {
                     Io::Inbound(frame) => {
                         keepalive.seen(Instant::now());
                         // Frames that have already arrived are handled in this same wake-up
-                        // (up to a batch): a burst costs one pass through this loop per batch.
+                        // (up to a batch): a burst costs one pass through this loop per batch,
+                        // and wakes the reader once, when the hold drops (on every way out).
+                        let shared = std::sync::Arc::clone(&self.shared);
+                        let _held = shared.inbox.hold();
                         let mut frame = frame;
                         for handled in 1.. {
                             match self.on_frame(frame) {

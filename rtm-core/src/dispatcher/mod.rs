@@ -57,7 +57,9 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 #[non_exhaustive]
 pub enum Ordering {
     /// Every handler call runs on its own task, concurrently with all others (the default):
-    /// calls *start* in arrival order but may finish in any order.
+    /// calls *start* in arrival order but may finish in any order. (A call that finishes on
+    /// its first poll, without waiting for anything, runs where the dispatcher starts it and
+    /// needs no task; keep long computations in `spawn_blocking`, as in any async code.)
     #[default]
     Concurrent,
     /// The calls for one channel run one after another, in arrival order; different
@@ -549,7 +551,7 @@ async fn run_loop<Src: EventSource>(
             let ctx = Context::over(Arc::clone(&transport), event.clone());
             let lane = match ordering {
                 Ordering::Concurrent => None,
-                Ordering::PerChannel => Some(ctx.channel().map(Box::from)),
+                Ordering::PerChannel => Some(ctx.channel()),
                 Ordering::Sequential => Some(None),
             };
             for handler in handlers {
@@ -573,7 +575,7 @@ async fn run_loop<Src: EventSource>(
                 let job = Job::new(handler, &ctx, &event, Some(permit), ack.clone());
                 match &lane {
                     None => tasks.spawn(job),
-                    Some(key) => tasks.spawn_in_lane(key.clone(), job),
+                    Some(key) => tasks.spawn_in_lane(*key, job),
                 }
             }
         }

@@ -1,18 +1,20 @@
-//! Running handler calls: one tokio task per call (or one queue per lane when ordering asks
-//! for it), a permit-based cap taken *before* spawning so a full cap stops the reader, panic
-//! capture, error reporting, and the bounded drain at shutdown.
+//! Running handler calls: a call is polled once where it is started and gets a tokio task of
+//! its own (or a place in its lane's queue when ordering asks for one) only if it has to wait;
+//! a permit-based cap taken *before* starting so a full cap stops the reader; panic capture,
+//! error reporting, and the bounded drain at shutdown.
 
 use std::{
-    collections::HashMap,
+    collections::BTreeMap,
     panic::AssertUnwindSafe,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering::SeqCst},
     },
+    task::Poll,
     time::Duration,
 };
 
-use futures::{FutureExt, future::BoxFuture};
+use futures::{FutureExt, future::BoxFuture, task::noop_waker_ref};
 use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore, mpsc},
     task::{JoinError, JoinSet},
@@ -41,7 +43,12 @@ pub(crate) struct Reporter {
 
 /// Which queue a call waits in when ordering is not [`Concurrent`](super::Ordering::Concurrent):
 /// a channel id, or `None` for events without a channel (and for every event when sequential).
-pub(crate) type LaneKey = Option<Box<str>>;
+/// Borrowed from the event: a key is copied only when its lane is created.
+pub(crate) type LaneKey<'a> = Option<&'a str>;
+
+/// The lanes, by channel id; `""` is the lane of events without a channel. A sorted map of a
+/// few short keys: no hashing per event, and lookups by `&str`.
+type Lanes = BTreeMap<Box<str>, Lane>;
 
 /// One handler call, holding its concurrency permit (and its share of the envelope's
 /// pending acknowledgement, if any) until it has finished.
@@ -153,10 +160,40 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// A started handler call: [`Job::run`], boxed so that it can be polled where it starts and
+/// still be moved to a task if it has to wait.
+type Call = BoxFuture<'static, ()>;
+
+/// Polls `call` once, here, and hands it back if it has to wait.
+///
+/// The poll uses a waker that does nothing: whatever the call registered it with is
+/// registered again when its task (or lane) polls it, which always happens at least once,
+/// so no wake-up is lost. A call that finishes on its first poll (a handler that does not
+/// await, or whose awaits are already ready) thus costs no task, no scheduling and no
+/// cross-thread wake-up.
+///
+/// [`Job::run`] catches the handler's panics; a panic outside the handler (a user error whose
+/// `Display` panics while it is logged or recorded) is caught here too, as a task would have
+/// caught it, so it can never unwind into the dispatcher's read loop.
+fn start(mut call: Call) -> Option<Call> {
+    let mut cx = std::task::Context::from_waker(noop_waker_ref());
+    match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
+        Ok(Poll::Ready(())) => None,
+        Ok(Poll::Pending) => Some(call),
+        Err(payload) => {
+            warn!(
+                panic = panic_message(payload.as_ref()),
+                "a dispatcher task panicked"
+            );
+            None
+        }
+    }
+}
+
 /// A queue whose calls run one after another, in the order they were queued.
 struct Lane {
-    /// Unbounded, yet bounded in practice: every queued job holds a permit.
-    jobs: mpsc::UnboundedSender<Job>,
+    /// Unbounded, yet bounded in practice: every queued call holds a permit.
+    calls: mpsc::UnboundedSender<Call>,
     /// Jobs queued or running; only the reader increments it, so a lane seen at zero is idle.
     pending: Arc<AtomicUsize>,
 }
@@ -166,7 +203,7 @@ pub(crate) struct Tasks {
     set: JoinSet<()>,
     permits: Arc<Semaphore>,
     limit: usize,
-    lanes: HashMap<LaneKey, Lane>,
+    lanes: Lanes,
     reporter: Reporter,
     /// Permits taken by [`Tasks::wait_permits`] and not handed out yet.
     spare: Option<OwnedSemaphorePermit>,
@@ -179,7 +216,7 @@ impl Tasks {
             set: JoinSet::new(),
             permits: Arc::new(Semaphore::new(limit)),
             limit,
-            lanes: HashMap::new(),
+            lanes: Lanes::new(),
             reporter,
             spare: None,
         }
@@ -236,9 +273,20 @@ impl Tasks {
         self.limit - self.permits.available_permits()
     }
 
-    /// Runs `job` on a task of its own.
+    fn call(&self, job: Job) -> Call {
+        job.run(self.reporter.clone()).map(drop).boxed()
+    }
+
+    /// Runs `job` concurrently with every other call: here, if it finishes on its first
+    /// poll, else on a task of its own.
     pub(crate) fn spawn(&mut self, job: Job) {
-        self.set.spawn(job.run(self.reporter.clone()).map(drop));
+        if let Some(call) = start(self.call(job)) {
+            self.spawn_call(call);
+        }
+    }
+
+    fn spawn_call(&mut self, call: Call) {
+        self.set.spawn(call);
         // A finished task keeps its memory until it is joined; a batch may hold tens of
         // thousands of events, so collect finished ones as we go, not only between batches.
         if self.set.len() > 2 * self.limit {
@@ -252,21 +300,53 @@ impl Tasks {
         }
     }
 
-    /// Queues `job` behind the earlier jobs of the same lane.
-    pub(crate) fn spawn_in_lane(&mut self, key: LaneKey, job: Job) {
-        let lane = self.lanes.entry(key).or_insert_with(|| {
-            let (jobs, queue) = mpsc::unbounded_channel();
-            let pending = Arc::new(AtomicUsize::new(0));
-            self.set
-                .spawn(run_lane(queue, Arc::clone(&pending), self.reporter.clone()));
-            Lane { jobs, pending }
-        });
-        lane.pending.fetch_add(1, SeqCst);
-        if let Err(mpsc::error::SendError(job)) = lane.jobs.send(job) {
-            // Unreachable in practice: a lane's worker only ends once its sender is dropped.
-            lane.pending.fetch_sub(1, SeqCst);
-            self.spawn(job);
+    /// Runs `job` after the earlier calls of the same lane. When the lane is idle (no call
+    /// queued or running) the call starts here, and it gets the lane (a queue and a task)
+    /// only if it has to wait: calls that finish on their first poll never create one.
+    pub(crate) fn spawn_in_lane(&mut self, key: LaneKey<'_>, job: Job) {
+        let key = key.unwrap_or_default();
+        let call = self.call(job);
+        // Only this reader increments `pending`, so a lane seen idle stays idle until we
+        // queue into it: every earlier call of the lane has finished.
+        let idle = self
+            .lanes
+            .get(key)
+            .is_none_or(|lane| lane.pending.load(SeqCst) == 0);
+        let call = if idle {
+            match start(call) {
+                Some(call) => call,
+                None => return,
+            }
+        } else {
+            call
+        };
+        if !self.lanes.contains_key(key) {
+            let lane = self.new_lane();
+            self.lanes.insert(key.into(), lane);
         }
+        let queued = match self.lanes.get(key) {
+            Some(lane) => {
+                lane.pending.fetch_add(1, SeqCst);
+                lane.calls.send(call).map_err(|mpsc::error::SendError(call)| {
+                    lane.pending.fetch_sub(1, SeqCst);
+                    call
+                })
+            }
+            None => Err(call),
+        };
+        if let Err(call) = queued {
+            // Unreachable in practice: the lane was just found or made, and its worker only
+            // ends once its sender is dropped.
+            self.spawn_call(call);
+        }
+    }
+
+    /// A lane's queue, and the task that runs what is queued in it.
+    fn new_lane(&mut self) -> Lane {
+        let (calls, queue) = mpsc::unbounded_channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        self.set.spawn(run_lane(queue, Arc::clone(&pending)));
+        Lane { calls, pending }
     }
 
     /// Collects finished tasks and closes idle lanes, so neither grows without bound.
@@ -306,9 +386,15 @@ impl Tasks {
     }
 }
 
-async fn run_lane(mut queue: mpsc::UnboundedReceiver<Job>, pending: Arc<AtomicUsize>, reporter: Reporter) {
-    while let Some(job) = queue.recv().await {
-        let _ = job.run(reporter.clone()).await;
+async fn run_lane(mut queue: mpsc::UnboundedReceiver<Call>, pending: Arc<AtomicUsize>) {
+    while let Some(call) = queue.recv().await {
+        // A panic must not end the lane: the calls queued behind it would never run.
+        if let Err(payload) = AssertUnwindSafe(call).catch_unwind().await {
+            warn!(
+                panic = panic_message(payload.as_ref()),
+                "a dispatcher task panicked"
+            );
+        }
         pending.fetch_sub(1, SeqCst);
     }
 }
@@ -372,5 +458,157 @@ mod tests {
         // A lone call waits for one permit only.
         let lone = tokio::time::timeout(Duration::from_millis(10), tasks.wait_permits(1)).await;
         assert!(lone.is_ok());
+    }
+
+    /// Calls for a test: each records its number when it finishes; odd numbers first wait
+    /// for their gate to open (so they cannot finish on the first poll), even ones do not.
+    struct Calls {
+        tasks: Tasks,
+        done: Arc<std::sync::Mutex<Vec<usize>>>,
+        gates: std::collections::HashMap<usize, tokio::sync::oneshot::Sender<()>>,
+    }
+
+    impl Calls {
+        fn new() -> Calls {
+            Calls {
+                tasks: Tasks::new(64, Reporter::default()),
+                done: Arc::default(),
+                gates: std::collections::HashMap::new(),
+            }
+        }
+
+        fn job(&mut self, n: usize) -> Job {
+            let (open, gate) = tokio::sync::oneshot::channel::<()>();
+            if n % 2 == 1 {
+                self.gates.insert(n, open);
+            }
+            let gate = Arc::new(std::sync::Mutex::new(Some(gate)));
+            let done = Arc::clone(&self.done);
+            let handler = super::super::handler::ErasedHandler::<()>::new(move |_event: Event| {
+                let gate = gate.lock().unwrap().take();
+                let done = Arc::clone(&done);
+                async move {
+                    if n % 2 == 1
+                        && let Some(gate) = gate
+                    {
+                        let _ = gate.await;
+                    }
+                    done.lock().unwrap().push(n);
+                }
+            })
+            .bind(Arc::new(()));
+            let event = Event::from_json(r#"{"type":"message","channel":"C1"}"#).unwrap();
+            let ctx = crate::TestContext::new(event.clone()).context();
+            let permit = self.tasks.try_permit().expect("a permit");
+            Job::new(&handler, &ctx, &event, Some(permit), None)
+        }
+
+        fn done(&self) -> Vec<usize> {
+            self.done.lock().unwrap().clone()
+        }
+
+        async fn settle(&mut self) {
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_that_do_not_wait_finish_where_they_start_and_others_still_get_woken() {
+        let mut calls = Calls::new();
+        let job = calls.job(0);
+        calls.tasks.spawn(job);
+        assert_eq!(
+            calls.done(),
+            vec![0],
+            "finished on its first poll, without a task"
+        );
+        assert!(calls.tasks.set.is_empty());
+        assert_eq!(calls.tasks.in_flight(), 0, "and gave its permit back");
+
+        // A call that waits was polled once with a waker that does nothing: its task must
+        // poll it again so that opening the gate wakes it.
+        let job = calls.job(1);
+        calls.tasks.spawn(job);
+        assert_eq!(calls.tasks.set.len(), 1);
+        calls.settle().await;
+        assert!(calls.done().len() == 1, "still waiting for its gate");
+        let _ = calls.gates.remove(&1).unwrap().send(());
+        let tasks = std::mem::replace(&mut calls.tasks, Tasks::new(1, Reporter::default()));
+        tokio::time::timeout(Duration::from_secs(5), tasks.drain(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(calls.done(), vec![0, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_lane_keeps_its_order_when_some_calls_finish_at_once_and_others_wait() {
+        let mut calls = Calls::new();
+        // 0 finishes inline; 1 waits (and takes the lane); 2..6 must queue behind it even
+        // though the even ones could finish at once.
+        for n in 0..6 {
+            let job = calls.job(n);
+            calls.tasks.spawn_in_lane(Some("C1"), job);
+        }
+        calls.settle().await;
+        assert_eq!(calls.done(), vec![0]);
+        for n in [5, 3, 1] {
+            let _ = calls.gates.remove(&n).unwrap().send(());
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while calls.done().len() < 6 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(calls.done(), (0..6).collect::<Vec<_>>());
+        // The lane is idle again: the next call starts (and here finishes) where it starts.
+        calls.tasks.reap();
+        let job = calls.job(6);
+        calls.tasks.spawn_in_lane(Some("C1"), job);
+        assert_eq!(calls.done().last(), Some(&6));
+        assert!(
+            calls.tasks.lanes.is_empty(),
+            "no lane for a call that did not wait"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_outside_the_handler_never_reaches_the_read_loop() {
+        #[derive(Debug)]
+        struct Nasty;
+        impl std::fmt::Display for Nasty {
+            fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                panic!("this error cannot be displayed")
+            }
+        }
+        impl std::error::Error for Nasty {}
+
+        // The probe records every failure as text, so it displays the error: outside the
+        // handler's own panic guard, on the dispatcher's thread when the call runs inline.
+        let probe = super::super::DispatcherProbe::new();
+        let reporter = Reporter {
+            hook: None,
+            probe: Some(probe.shared()),
+        };
+        let mut tasks = Tasks::new(4, reporter);
+        let handler = super::super::handler::ErasedHandler::<()>::new(|_event: Event| async {
+            Err::<(), super::super::BoxError>(Box::new(Nasty))
+        })
+        .bind(Arc::new(()));
+        let event = Event::from_json(r#"{"type":"message","channel":"C1"}"#).unwrap();
+        let ctx = crate::TestContext::new(event.clone()).context();
+        for lane in [None, Some(Some("C1"))] {
+            let permit = tasks.try_permit().unwrap();
+            let job = Job::new(&handler, &ctx, &event, Some(permit), None);
+            match lane {
+                None => tasks.spawn(job),
+                Some(key) => tasks.spawn_in_lane(key, job),
+            }
+        }
+        assert_eq!(
+            tasks.in_flight(),
+            0,
+            "both calls ended and gave their permits back"
+        );
     }
 }
