@@ -587,7 +587,7 @@ impl Report {
             return;
         }
         let events = self.instructions.first().map_or(0, |m| m.events);
-        let _ = writeln!(w, "### 6. Profile summary: instructions per event (callgrind)\n");
+        let _ = writeln!(w, "### 7. Profile summary: instructions per event (callgrind)\n");
         let _ = writeln!(
             w,
             "Each client runs under `valgrind --tool=callgrind`; after a warm-up burst the counters are zeroed \

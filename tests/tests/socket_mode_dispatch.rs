@@ -251,3 +251,102 @@ async fn a_panicking_slash_command_handler_does_not_take_the_bot_down() {
     client.disconnect().await;
     within("dispatcher stops", running).await.unwrap().unwrap();
 }
+
+// --- answers through the ack, from handlers ---
+
+#[slash_command("/echo")]
+async fn echo_command(ctx: Context, command: SlashCommand) -> Result<(), BoxError> {
+    let answered = ctx
+        .respond(&rtm_core::interactive::MessageResponse::in_channel(command.text))
+        .await?;
+    assert_eq!(answered, rtm_core::Answered::InAck);
+    Ok(())
+}
+
+#[slash_command("/broken")]
+async fn broken_command(_command: SlashCommand) {
+    panic!("this handler always panics");
+}
+
+/// The ack recorded for `envelope_id`, waiting for it.
+async fn ack_of(emulator: &Emulator, envelope_id: &str) -> serde_json::Value {
+    within("the ack", async {
+        loop {
+            if let Some(ack) = emulator
+                .acks()
+                .into_iter()
+                .find(|ack| ack["envelope_id"] == envelope_id)
+            {
+                return ack;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_slash_command_answered_by_its_handler_is_answered_in_the_ack() {
+    let (emulator, client) = start().await;
+    let (dispatcher, probe) = RtmDispatcher::socket_mode(client.clone())
+        .handler::<echo_command>()
+        .with_probe();
+    let running = tokio::spawn(dispatcher.run());
+
+    let envelope_id = emulator.push_slash_command("/echo", "hello there", "U0ALICE", CHANNEL);
+    let ack = ack_of(&emulator, &envelope_id).await;
+    assert_eq!(ack["payload"]["text"], "hello there", "{ack}");
+    assert_eq!(ack["payload"]["response_type"], "in_channel", "{ack}");
+    assert!(
+        settle(&emulator, &probe).await.is_empty(),
+        "the handler succeeded"
+    );
+    assert!(
+        emulator.response_url_posts().is_empty(),
+        "nothing went the slow way"
+    );
+    assert_eq!(
+        emulator
+            .acks()
+            .iter()
+            .filter(|a| a["envelope_id"] == envelope_id)
+            .count(),
+        1,
+        "acked once"
+    );
+    client.disconnect().await;
+    within("dispatcher stops", running).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_slash_command_whose_handler_panics_is_acked_empty_without_waiting_for_the_budget() {
+    let (emulator, client) = start().await;
+    let (dispatcher, probe) = RtmDispatcher::socket_mode(client.clone())
+        .handler::<broken_command>()
+        .with_probe();
+    let running = tokio::spawn(dispatcher.run());
+
+    let pushed = tokio::time::Instant::now();
+    let envelope_id = emulator.push_slash_command("/broken", "", "U0ALICE", CHANNEL);
+    let ack = ack_of(&emulator, &envelope_id).await;
+    // The client would ack empty at the response budget (2 s) anyway; the dispatcher acks as
+    // soon as the handler is done, panicked or not.
+    assert!(
+        pushed.elapsed() < rtm_core::DEFAULT_RESPONSE_BUDGET,
+        "acked after {:?}",
+        pushed.elapsed()
+    );
+    assert!(
+        ack.get("payload")
+            .is_none_or(|p| p.as_object().is_some_and(|o| o.is_empty())),
+        "{ack}"
+    );
+    let failures = settle(&emulator, &probe).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("always panics"), "{failures:?}");
+    // The bot is still up.
+    let next = emulator.push_slash_command("/broken", "", "U0ALICE", CHANNEL);
+    ack_of(&emulator, &next).await;
+    client.disconnect().await;
+    within("dispatcher stops", running).await.unwrap().unwrap();
+}

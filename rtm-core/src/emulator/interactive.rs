@@ -73,8 +73,9 @@ impl Emulator {
         payload
     }
 
-    /// A `response_url` on this emulator's address (it answers 404: answering through it
-    /// is not emulated).
+    /// A placeholder `response_url` on this emulator's address, so a payload built here
+    /// parses on its own; [`Emulator::push_envelope`] replaces it with a working
+    /// `/response_url/` endpoint (see `response_url.rs`).
     fn response_url(&self, kind: &str, n: u64) -> String {
         let base = self.api_url();
         let base = base.trim_end_matches("api/");
