@@ -9,7 +9,7 @@ use std::{
     collections::VecDeque,
     sync::{
         Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
 };
 
@@ -28,9 +28,8 @@ pub(crate) struct Inbox {
     reader_blocked: AtomicBool,
     /// Wakes the connection task when `reader_blocked` is set.
     blocked: Notify,
-    /// How many connection tasks are handing over a burst (see [`Inbox::hold`]); Socket Mode
-    /// has one per socket.
-    held: AtomicUsize,
+    /// Set while the connection task hands over a burst (see [`Inbox::hold`]).
+    held: AtomicBool,
     /// Events were pushed while held, and readers have not been woken for them yet.
     unannounced: AtomicBool,
     limit: usize,
@@ -60,7 +59,7 @@ impl Inbox {
             writable: Notify::new(),
             reader_blocked: AtomicBool::new(false),
             blocked: Notify::new(),
-            held: AtomicUsize::new(0),
+            held: AtomicBool::new(false),
             unannounced: AtomicBool::new(false),
             limit,
         }
@@ -79,14 +78,9 @@ impl Inbox {
             state.events.push_back(event);
             (state.events.len(), state.events.len() >= self.limit)
         };
-        if self.held.load(Ordering::SeqCst) > 0 {
+        if self.held.load(Ordering::Relaxed) {
             // Announced once, when the burst is handed over.
-            self.unannounced.store(true, Ordering::SeqCst);
-            // The last hold may have ended between the check above and the store: then no
-            // guard will announce it, so announce it here (at worst readers wake twice).
-            if self.held.load(Ordering::SeqCst) == 0 && self.unannounced.swap(false, Ordering::SeqCst) {
-                self.readable.notify_waiters();
-            }
+            self.unannounced.store(true, Ordering::Relaxed);
         } else if len == 1 {
             // Readers only wait on an empty buffer, so only the first event of a batch wakes
             // them.
@@ -100,11 +94,9 @@ impl Inbox {
     /// that have already arrived: a reader woken by the burst's first event would otherwise
     /// take a few events, sleep, and be woken again, over and over, on another thread.
     /// Events pushed while held are readable at once (a reader that is already awake takes
-    /// them); only the wake-up waits. Several connection tasks (one per Socket Mode socket)
-    /// may hold it at once: readers are woken when the last hold ends, and an event pushed
-    /// while that last hold ends is never left unannounced.
+    /// them); only the wake-up waits. Only the connection task (the one writer) holds it.
     pub(crate) fn hold(&self) -> Hold<'_> {
-        self.held.fetch_add(1, Ordering::SeqCst);
+        self.held.store(true, Ordering::Relaxed);
         Hold(self)
     }
 
@@ -209,8 +201,8 @@ pub(crate) struct Hold<'a>(&'a Inbox);
 
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
-        if self.0.held.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.unannounced.swap(false, Ordering::SeqCst)
-        {
+        self.0.held.store(false, Ordering::Relaxed);
+        if self.0.unannounced.swap(false, Ordering::Relaxed) {
             self.0.readable.notify_waiters();
         }
     }
@@ -270,30 +262,6 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-    }
-
-    #[tokio::test]
-    async fn with_two_connection_tasks_holding_the_reader_wakes_when_the_last_hold_ends() {
-        // Socket Mode: one connection task per socket, each holding wake-ups for its burst.
-        let inbox = std::sync::Arc::new(Inbox::new(100));
-        let reader = tokio::spawn({
-            let inbox = inbox.clone();
-            async move { inbox.take().await.unwrap().unwrap().len() }
-        });
-        tokio::task::yield_now().await;
-        let first = inbox.hold();
-        let second = inbox.hold();
-        inbox.push(ev(1));
-        drop(first);
-        inbox.push(ev(2));
-        tokio::task::yield_now().await;
-        assert!(!reader.is_finished(), "the other task still hands over its burst");
-        drop(second);
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader)
-            .await
-            .expect("the last hold to end wakes the reader")
-            .unwrap();
-        assert_eq!(n, 2);
     }
 
     #[tokio::test]
