@@ -28,10 +28,6 @@ pub(crate) struct Inbox {
     reader_blocked: AtomicBool,
     /// Wakes the connection task when `reader_blocked` is set.
     blocked: Notify,
-    /// Set while the connection task hands over a burst (see [`Inbox::hold`]).
-    held: AtomicBool,
-    /// Events were pushed while held, and readers have not been woken for them yet.
-    unannounced: AtomicBool,
     limit: usize,
 }
 
@@ -59,8 +55,6 @@ impl Inbox {
             writable: Notify::new(),
             reader_blocked: AtomicBool::new(false),
             blocked: Notify::new(),
-            held: AtomicBool::new(false),
-            unannounced: AtomicBool::new(false),
             limit,
         }
     }
@@ -71,33 +65,32 @@ impl Inbox {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds one event; returns whether the buffer is now full.
+    /// Adds one event and wakes readers if it is the first; returns whether the buffer is now
+    /// full.
+    #[cfg(test)]
     pub(crate) fn push(&self, event: Event) -> bool {
-        let (len, full) = {
-            let mut state = self.lock();
-            state.events.push_back(event);
-            (state.events.len(), state.events.len() >= self.limit)
-        };
-        if self.held.load(Ordering::Relaxed) {
-            // Announced once, when the burst is handed over.
-            self.unannounced.store(true, Ordering::Relaxed);
-        } else if len == 1 {
-            // Readers only wait on an empty buffer, so only the first event of a batch wakes
-            // them.
-            self.readable.notify_waiters();
+        let pushed = self.push_quiet(event);
+        if pushed.was_empty {
+            self.wake_readers();
         }
-        full
+        pushed.full
     }
 
-    /// Holds back reader wake-ups until the guard drops, then wakes readers once if events
-    /// arrived meanwhile. The connection task holds it while it handles a burst of frames
-    /// that have already arrived: a reader woken by the burst's first event would otherwise
-    /// take a few events, sleep, and be woken again, over and over, on another thread.
-    /// Events pushed while held are readable at once (a reader that is already awake takes
-    /// them); only the wake-up waits. Only the connection task (the one writer) holds it.
-    pub(crate) fn hold(&self) -> Hold<'_> {
-        self.held.store(true, Ordering::Relaxed);
-        Hold(self)
+    /// Adds one event without waking readers. Readers sleep only on an empty buffer, so the
+    /// caller owes them [`Inbox::wake_readers`] when [`Pushed::was_empty`] is set; a
+    /// connection task handling a burst pays it once, at the burst's end.
+    pub(crate) fn push_quiet(&self, event: Event) -> Pushed {
+        let mut state = self.lock();
+        state.events.push_back(event);
+        Pushed {
+            was_empty: state.events.len() == 1,
+            full: state.events.len() >= self.limit,
+        }
+    }
+
+    /// Wakes every waiting reader.
+    pub(crate) fn wake_readers(&self) {
+        self.readable.notify_waiters();
     }
 
     /// Adds several events at once: a reader sees all of them or none.
@@ -196,16 +189,12 @@ impl Inbox {
     }
 }
 
-/// Wakes readers for the events pushed while it was held; see [`Inbox::hold`].
-pub(crate) struct Hold<'a>(&'a Inbox);
-
-impl Drop for Hold<'_> {
-    fn drop(&mut self) {
-        self.0.held.store(false, Ordering::Relaxed);
-        if self.0.unannounced.swap(false, Ordering::Relaxed) {
-            self.0.readable.notify_waiters();
-        }
-    }
+/// What [`Inbox::push_quiet`] did.
+pub(crate) struct Pushed {
+    /// The buffer was empty: readers may be asleep and must be woken.
+    pub(crate) was_empty: bool,
+    /// The buffer is now full.
+    pub(crate) full: bool,
 }
 
 /// Clears the reader's "blocked" mark when dropped.
@@ -264,40 +253,47 @@ mod tests {
             .unwrap();
     }
 
-    #[tokio::test]
-    async fn a_held_burst_wakes_the_reader_once_when_the_hold_ends() {
-        let inbox = std::sync::Arc::new(Inbox::new(100));
-        let reader = tokio::spawn({
-            let inbox = inbox.clone();
-            async move { inbox.take().await.unwrap().unwrap().len() }
-        });
-        tokio::task::yield_now().await;
-        {
-            let _held = inbox.hold();
-            for i in 0..5 {
-                inbox.push(ev(i));
+    /// Two connection tasks (two Socket Mode sockets) buffering bursts at once, each paying
+    /// its owed wake-up at its own burst's end: the reader is never left asleep on a
+    /// non-empty buffer, however the bursts interleave.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+    async fn interleaved_bursts_from_two_writers_never_strand_the_reader() {
+        const EVENTS: usize = 20_000;
+        let inbox = std::sync::Arc::new(Inbox::new(usize::MAX));
+        let writer = |inbox: std::sync::Arc<Inbox>| async move {
+            let mut owed = false;
+            for i in 0..EVENTS {
+                owed |= inbox.push_quiet(ev(i)).was_empty;
+                if i % 7 == 6 {
+                    if std::mem::take(&mut owed) {
+                        inbox.wake_readers();
+                    }
+                    tokio::task::yield_now().await;
+                }
             }
-            tokio::task::yield_now().await;
-            assert!(!reader.is_finished(), "no wake-up while held");
-        }
-        // Dropping the hold must wake the reader, or it would sleep on five buffered events.
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(n, 5, "the whole burst in one take");
-        // Once released, pushes wake readers directly again.
+            if owed {
+                inbox.wake_readers();
+            }
+        };
+        let a = tokio::spawn(writer(inbox.clone()));
+        let b = tokio::spawn(writer(inbox.clone()));
         let reader = tokio::spawn({
             let inbox = inbox.clone();
-            async move { inbox.take().await.unwrap().unwrap().len() }
+            async move {
+                let mut seen = 0;
+                while seen < 2 * EVENTS {
+                    seen += inbox.take().await.unwrap().unwrap().len();
+                }
+                seen
+            }
         });
-        tokio::task::yield_now().await;
-        inbox.push(ev(9));
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), reader)
+        a.await.unwrap();
+        b.await.unwrap();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
             .await
-            .unwrap()
+            .expect("the reader was left asleep with events buffered")
             .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(seen, 2 * EVENTS);
     }
 
     #[tokio::test]

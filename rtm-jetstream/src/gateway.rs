@@ -24,6 +24,12 @@ pub const TEAM_HEADER: &str = "Rtm-Team";
 /// Header with the bot's own user id in that workspace (so workers skip its own messages).
 pub const SELF_HEADER: &str = "Rtm-Self";
 
+/// Events published (pipelined) before their confirmations are awaited. async-nats holds one
+/// permit per unconfirmed publish (5,000 by default) and waits for a free one, so a batch
+/// published whole before awaiting any confirmation would wait on itself forever once it
+/// is larger than that.
+const PUBLISH_WINDOW: usize = 1024;
+
 /// Frames about the connection itself, not events a worker handles.
 const CONNECTION_FRAMES: [&str; 4] = ["hello", "goodbye", "disconnect", "reconnect_url"];
 
@@ -73,9 +79,10 @@ impl Gateway {
     /// The client's fatal error.
     pub async fn run_socket_mode(&self, client: &SocketModeClient) -> Result<(), JetStreamError> {
         while let Some(batch) = client.read().await? {
-            for event in self.store(&client.info(), "socket_mode", batch).await? {
+            self.store(&client.info(), "socket_mode", batch, |event| {
                 client.ack(&event);
-            }
+            })
+            .await;
         }
         Ok(())
     }
@@ -94,29 +101,44 @@ impl Gateway {
         let relay = tokio::spawn(serve_relay(self.nats.clone(), subject, client.clone()));
         let _stop_relay = AbortOnDrop(relay);
         while let Some(batch) = client.read().await? {
-            self.store(&client.info(), "rtm", batch).await?;
+            self.store(&client.info(), "rtm", batch, drop).await;
         }
         Ok(())
     }
 
-    /// Stores `batch`: every event published, then every confirmation awaited; returns the
-    /// events, all stored. A publish that fails is retried with backoff.
+    /// Stores `batch`, a window of events at a time (publishes pipelined, then every
+    /// confirmation awaited), and hands each stored event to `stored`. A publish that fails is
+    /// retried with backoff.
     async fn store(
         &self,
         info: &ConnectionInfo,
         transport: &'static str,
         batch: Batch,
-    ) -> Result<Vec<Event>, JetStreamError> {
-        let mut pending: Vec<(PublishMessage, String, Option<PublishAckFuture>)> = Vec::new();
-        let mut stored = Vec::new();
+        mut stored: impl FnMut(Event),
+    ) {
+        let mut window = Vec::with_capacity(PUBLISH_WINDOW.min(batch.len()));
         for event in batch {
             if CONNECTION_FRAMES.contains(&event.kind()) {
                 continue;
             }
-            let (subject, message) = self.message(info, transport, &event);
+            window.push(event);
+            if window.len() == PUBLISH_WINDOW {
+                self.store_window(info, transport, &window).await;
+                window.drain(..).for_each(&mut stored);
+            }
+        }
+        self.store_window(info, transport, &window).await;
+        window.into_iter().for_each(stored);
+    }
+
+    /// Publishes `events` pipelined, then awaits every confirmation.
+    async fn store_window(&self, info: &ConnectionInfo, transport: &'static str, events: &[Event]) {
+        let mut pending: Vec<(PublishMessage, String, Option<PublishAckFuture>)> =
+            Vec::with_capacity(events.len());
+        for event in events {
+            let (subject, message) = self.message(info, transport, event);
             let ack = self.js.send_publish(subject.clone(), message.clone()).await.ok();
             pending.push((message, subject, ack));
-            stored.push(event);
         }
         for (message, subject, ack) in pending {
             let mut ack = ack;
@@ -142,7 +164,6 @@ impl Gateway {
                 }
             }
         }
-        Ok(stored)
     }
 
     /// The subject and message (payload, id and headers) for `event`.

@@ -55,6 +55,10 @@ pub(super) struct Driver<C: Connector> {
     /// Lets the next driver open its socket: fired at this one's first `hello`, dropped when
     /// it stops.
     go_next: Option<oneshot::Sender<()>>,
+    /// Set while a session handles a burst of frames that have already arrived.
+    pub(super) batching: bool,
+    /// The burst buffered an event into an empty inbox: readers are owed one wake-up.
+    pub(super) wake_owed: bool,
 }
 
 /// Why a session ended.
@@ -139,6 +143,8 @@ pub(crate) async fn start<C: Connector>(
             retry: RetryPolicy::first_connect(config.backoff_base, config.backoff_max, 1),
             pacer: pacer.clone(),
             go_next,
+            batching: false,
+            wake_owed: false,
         };
         match (first.take(), turn.take()) {
             (Some((connected, retry)), _) => {

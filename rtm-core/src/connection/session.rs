@@ -101,36 +101,43 @@ impl<C: Connector> Driver<C> {
                         keepalive.seen(Instant::now());
                         // Frames that have already arrived are handled in this same wake-up
                         // (up to a batch): a burst costs one pass through this loop per batch,
-                        // and wakes the reader once, when the hold drops (on every way out).
-                        let shared = std::sync::Arc::clone(&self.shared);
-                        let _held = shared.inbox.hold();
+                        // and wakes the reader once, at its end (on every way out).
+                        self.batching = true;
                         let mut frame = frame;
-                        for handled in 1.. {
-                            match self.on_frame(frame) {
-                                Control::Continue => {}
-                                Control::BufferFull => {
-                                    if gate.on_full() {
-                                        debug!("event buffer full; pausing reads until the reader catches up");
-                                        break;
+                        let end = 'burst: {
+                            for handled in 1.. {
+                                match self.on_frame(frame) {
+                                    Control::Continue => {}
+                                    Control::BufferFull => {
+                                        if gate.on_full() {
+                                            debug!("event buffer full; pausing reads until the reader catches up");
+                                            break;
+                                        }
                                     }
-                                }
-                                Control::Retiring => {
-                                    if next.is_none() {
-                                        debug!("goodbye: opening the next connection before this one closes");
-                                        next = Some(self.attempt_after(Duration::ZERO));
+                                    Control::Retiring => {
+                                        if next.is_none() {
+                                            debug!("goodbye: opening the next connection before this one closes");
+                                            next = Some(self.attempt_after(Duration::ZERO));
+                                        }
+                                        retiring = true;
                                     }
-                                    retiring = true;
+                                    stop @ (Control::Ended(_) | Control::Fatal(_)) => break 'burst Some(stop),
                                 }
-                                Control::Ended(cause) => return lost(cause, next),
-                                Control::Fatal(error) => return SessionEnd::Fatal(error),
+                                if handled == READ_BATCH {
+                                    break;
+                                }
+                                match wire.next_ready() {
+                                    Some(more) => frame = more,
+                                    None => break,
+                                }
                             }
-                            if handled == READ_BATCH {
-                                break;
-                            }
-                            match wire.next_ready() {
-                                Some(more) => frame = more,
-                                None => break,
-                            }
+                            None
+                        };
+                        self.end_batch();
+                        match end {
+                            Some(Control::Ended(cause)) => return lost(cause, next),
+                            Some(Control::Fatal(error)) => return SessionEnd::Fatal(error),
+                            _ => {}
                         }
                     }
                 },
@@ -310,9 +317,31 @@ impl<C: Connector> Driver<C> {
     }
 
     /// Buffers an event; returns whether the buffer is now full.
+    ///
+    /// Readers sleep only on an empty buffer, so only an event that made it non-empty needs to
+    /// wake them; during a burst that wake-up waits for the burst's end ([`Self::end_batch`]).
+    /// A reader that is already awake takes the events at once either way. The owed wake-up
+    /// is this socket's own: with several sockets feeding one inbox, each wakes readers for
+    /// the events it buffered.
     fn deliver(&mut self, event: crate::Event) -> bool {
         Counters::bump(&self.shared.counters.events);
-        self.shared.inbox.push(event)
+        let pushed = self.shared.inbox.push_quiet(event);
+        if pushed.was_empty {
+            if self.batching {
+                self.wake_owed = true;
+            } else {
+                self.shared.inbox.wake_readers();
+            }
+        }
+        pushed.full
+    }
+
+    /// Ends a burst: wakes readers once if it buffered into an empty inbox.
+    fn end_batch(&mut self) {
+        self.batching = false;
+        if std::mem::take(&mut self.wake_owed) {
+            self.shared.inbox.wake_readers();
+        }
     }
 
     fn malformed(&self, reason: &'static str) {
