@@ -153,7 +153,7 @@ impl ClientConfig {
     }
 }
 
-fn check_url(url: &Url, allow_insecure: bool) -> Result<(), Error> {
+pub(crate) fn check_url(url: &Url, allow_insecure: bool) -> Result<(), Error> {
     match url.scheme() {
         "https" | "wss" => Ok(()),
         "http" | "ws" if allow_insecure || is_loopback(url) => Ok(()),

@@ -159,7 +159,7 @@ const METHOD: &str = "response_url";
 pub(crate) async fn post(
     http: &reqwest::Client,
     url: &str,
-    body: &Value,
+    body: &(impl serde::Serialize + ?Sized),
     timeout: Duration,
     check: impl FnOnce(&url::Url) -> Result<(), crate::Error>,
 ) -> Result<(), WebError> {

@@ -13,8 +13,12 @@ use std::{
 use async_nats::jetstream;
 use futures::StreamExt;
 use rtm_core::{
-    BoxError, ClientConfig, Context, Event, RtmClient, RtmDispatcher, SocketModeClient, State,
-    emulator::Emulator, events::Message, rtm_event,
+    Answered, BoxError, ClientConfig, Context, Event, RtmClient, RtmDispatcher, SocketModeClient, State,
+    WebClient,
+    emulator::Emulator,
+    events::Message,
+    interactive::{MessageResponse, SlashCommand},
+    rtm_event, slash_command,
 };
 use rtm_jetstream::{DELIVERIES_HEADER, ERROR_HEADER, Gateway, JetStreamConfig, NatsServer, Worker};
 
@@ -367,6 +371,67 @@ async fn a_worker_answers_an_rtm_event_through_the_gateway_holding_the_socket() 
             .count(),
         1
     );
+    worker.abort();
+}
+
+#[slash_command("/deploy")]
+async fn deploy(ctx: Context, command: SlashCommand) -> Result<(), BoxError> {
+    let answered = ctx
+        .respond(&MessageResponse::ephemeral(format!("deploying {}", command.text)))
+        .await?;
+    // The gateway acked the envelope when it was stored: the answer takes the slow way.
+    assert_eq!(answered, Answered::ResponseUrl);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_answers_a_slash_command_through_its_response_url() {
+    let Some(server) = nats().await else { return };
+    let emulator = Emulator::start().await.unwrap();
+    let client = socket_mode(&emulator).await;
+    let gateway = Gateway::connect(server.url(), JetStreamConfig::default())
+        .await
+        .unwrap();
+    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+    let web = WebClient::builder(emulator.token())
+        .api_url(emulator.api_url())
+        .build()
+        .unwrap();
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let handlers = RtmDispatcher::detached()
+        .handler::<deploy>()
+        .on_error({
+            let failures = failures.clone();
+            move |error| failures.lock().unwrap().push(error.to_string())
+        })
+        .into_handlers();
+    let worker = spawn_worker(
+        Worker::connect(server.url(), JetStreamConfig::default())
+            .await
+            .unwrap()
+            .web(web),
+        handlers,
+    );
+
+    let envelope_id = emulator.push_slash_command("/deploy", "v42", "U0ALICE", CHANNEL);
+    let posts = emulator
+        .wait_for_response_url_posts(1, Duration::from_secs(10))
+        .await
+        .expect("the worker's answer reached the response_url");
+    assert_eq!(posts[0].envelope_id, envelope_id);
+    assert_eq!(posts[0].body["text"], "deploying v42", "{:?}", posts[0].body);
+    assert_eq!(posts[0].body["response_type"], "ephemeral");
+    assert!(posts[0].accepted);
+    let acks: Vec<_> = emulator
+        .acks()
+        .into_iter()
+        .filter(|ack| ack["envelope_id"] == envelope_id)
+        .collect();
+    assert_eq!(acks.len(), 1, "acked once, by the gateway: {acks:?}");
+    assert!(acks[0].get("payload").is_none(), "an empty ack: {acks:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(failures.lock().unwrap().is_empty(), "{failures:?}");
+    assert_eq!(emulator.response_url_posts().len(), 1, "answered once");
     worker.abort();
 }
 

@@ -210,7 +210,10 @@ impl Context {
     /// ```
     ///
     /// # Errors
-    /// [`RespondError::NotAnswerable`] over RTM and for events that take no answer;
+    /// [`RespondError::NotAnswerable`] over RTM and for events that take no answer (for
+    /// events run by [`Handlers::handle`](crate::Handlers::handle), a queue worker's, the ack
+    /// went where the event was received: the answer goes to the `response_url`, posted with
+    /// [`Outbound::web`](crate::Outbound::web)'s client, and without one it is not answerable);
     /// [`RespondError::InvalidPayload`] for a payload that cannot be serialised to JSON (a map
     /// with non-string keys); the other
     /// [`RespondError`] variants as [`SocketModeClient::respond`](crate::SocketModeClient::respond)

@@ -4,7 +4,8 @@
 
 use std::{fmt, sync::Arc};
 
-use futures::future::join_all;
+use futures::future::{self, BoxFuture, FutureExt, join_all};
+use serde_json::value::RawValue;
 
 use super::{
     Context, OwnMessages, RtmDispatcher,
@@ -13,7 +14,7 @@ use super::{
     tasks::{Job, Reporter},
     transport::Transport,
 };
-use crate::{ConnectionInfo, Event, ReplyFuture, WebClient};
+use crate::{Answered, ConnectionInfo, Event, ReplyFuture, RespondError, WebClient};
 
 /// Where the messages of handlers run by [`Handlers::handle`] go, and who the bot is there.
 /// Implement it for a transport of your own (e.g. forwarding to the process that holds the
@@ -26,7 +27,9 @@ pub trait Outbound: Send + Sync + 'static {
     /// ([`Context::reply`], [`Context::send_message`], …).
     fn post(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture;
 
-    /// The Web API client handlers get from [`Context::web`], if any.
+    /// The Web API client handlers get from [`Context::web`], if any. It also posts the
+    /// answers handlers give with [`Context::respond`] to the event's `response_url` (the
+    /// event's acknowledgement went where it was received).
     fn web(&self) -> Option<WebClient> {
         None
     }
@@ -46,6 +49,22 @@ impl<O: Outbound + ?Sized> Transport for Bridge<O> {
 
     fn web(&self) -> Option<WebClient> {
         self.0.web()
+    }
+
+    /// An event handed over from elsewhere (a queue) was acknowledged where it was received,
+    /// so only its `response_url` is left, posted with the [`Outbound::web`] client.
+    fn respond(&self, event: &Event, payload: Box<RawValue>) -> BoxFuture<'static, Result<Answered, RespondError>> {
+        let (Some(url), Some(web)) = (crate::respond::response_url(event), self.0.web()) else {
+            return future::ready(Err(RespondError::NotAnswerable)).boxed();
+        };
+        async move {
+            let body = crate::respond::payload_value(&*payload)?;
+            web.post_response_url(&url, &body)
+                .await
+                .map_err(RespondError::ResponseUrl)?;
+            Ok(Answered::ResponseUrl)
+        }
+        .boxed()
     }
 }
 

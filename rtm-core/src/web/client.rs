@@ -65,6 +65,8 @@ struct Inner {
     limiter: Limiter,
     timeout: Duration,
     page_size: u32,
+    /// Plain `http://` to non-loopback hosts was allowed (for `response_url`s too).
+    allow_insecure: bool,
 }
 
 impl fmt::Debug for WebClient {
@@ -158,6 +160,7 @@ impl WebClientBuilder {
                 limiter: Limiter::new(self.pacing),
                 timeout: self.timeout,
                 page_size: self.page_size,
+                allow_insecure: self.allow_insecure,
             }),
         })
     }
@@ -228,6 +231,20 @@ impl WebClient {
     /// The Web API base URL, e.g. `https://slack.com/api/`.
     pub fn api_url(&self) -> &str {
         self.inner.base.as_str()
+    }
+
+    /// POSTs `body` to a `response_url` (no token: the URL is the capability), bounded by the
+    /// client's request timeout, with the client's rule for plain `http://`.
+    pub(crate) async fn post_response_url(
+        &self,
+        url: &str,
+        body: &(impl serde::Serialize + ?Sized),
+    ) -> Result<(), WebError> {
+        let allow_insecure = self.inner.allow_insecure;
+        crate::respond::post(&self.inner.http, url, body, self.inner.timeout, |url| {
+            crate::config::check_url(url, allow_insecure)
+        })
+        .await
     }
 
     /// The page size the paginated helpers ask for.
