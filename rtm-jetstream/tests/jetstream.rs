@@ -67,14 +67,19 @@ fn bot_config(emulator: &Emulator) -> ClientConfig {
 
 /// A Socket Mode client for a gateway: acks only once the gateway stored the event.
 async fn socket_mode(emulator: &Emulator) -> SocketModeClient {
-    let config = ClientConfig::builder(emulator.token())
-        .api_url(emulator.api_url())
+    gateway_client(&emulator.api_url(), emulator.app_token(), emulator.token()).await
+}
+
+/// As [`socket_mode`], from the emulator's Web API URL and tokens (what a gateway process gets).
+async fn gateway_client(api_url: &str, app_token: &str, bot_token: &str) -> SocketModeClient {
+    let config = ClientConfig::builder(bot_token)
+        .api_url(api_url)
         .keepalive_interval(Duration::from_millis(200))
         .keepalive_timeout(Duration::from_secs(2))
         .manual_acks(true)
         .build()
         .expect("valid config");
-    SocketModeClient::connect(emulator.app_token(), config)
+    SocketModeClient::connect(app_token, config)
         .await
         .expect("socket mode connects")
 }
@@ -667,6 +672,56 @@ async fn ordered_workers_handle_each_channel_in_order() {
     }
 }
 
+/// Where the Socket Mode gateway process says it is live (both sockets open, NATS connected).
+const GATEWAY_READY: &str = "test.gateway.ready";
+
+/// Not a test of its own: the Socket Mode gateway process
+/// `a_socket_mode_gateway_killed_mid_burst…` starts and kills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a child process of a_socket_mode_gateway_killed_mid_burst_loses_nothing_and_its_retries_are_stored_once"]
+async fn socket_mode_gateway_process() {
+    let var = |name: &str| std::env::var(name).ok();
+    let (Some(nats_url), Some(api_url), Some(app_token), Some(bot_token)) = (
+        var("RTM_TEST_GATEWAY_NATS_URL"),
+        var("RTM_TEST_SLACK_API_URL"),
+        var("RTM_TEST_SLACK_APP_TOKEN"),
+        var("RTM_TEST_SLACK_BOT_TOKEN"),
+    ) else {
+        return;
+    };
+    // Straight to stderr (the parent's), not to the test harness's capture.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    let client = gateway_client(&api_url, &app_token, &bot_token).await;
+    eventually(
+        "both sockets of the gateway process open",
+        Duration::from_secs(10),
+        || client.open_sockets() == 2,
+    )
+    .await;
+    let gateway = Gateway::connect(&nats_url, JetStreamConfig::default())
+        .await
+        .unwrap();
+    let nats = async_nats::connect(&nats_url).await.unwrap();
+    nats.publish(GATEWAY_READY, "".into()).await.unwrap();
+    nats.flush().await.unwrap();
+    gateway.run_socket_mode(&client).await.unwrap();
+}
+
+/// Messages in `stream` now.
+async fn stored(js: &jetstream::Context, stream: &str) -> u64 {
+    js.get_stream(stream)
+        .await
+        .unwrap()
+        .get_info()
+        .await
+        .unwrap()
+        .state
+        .messages
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_mode_gateway_killed_mid_burst_loses_nothing_and_its_retries_are_stored_once() {
     let Some(server) = nats().await else { return };
@@ -683,16 +738,14 @@ async fn a_socket_mode_gateway_killed_mid_burst_loses_nothing_and_its_retries_ar
         .start()
         .await
         .unwrap();
-    let (doomed, survivor) = (socket_mode(&emulator).await, socket_mode(&emulator).await);
-    let run = |client: SocketModeClient| {
-        let url = server.url().to_owned();
-        tokio::spawn(async move {
+    let survivor = socket_mode(&emulator).await;
+    let _survivor_gateway = tokio::spawn({
+        let (url, survivor) = (server.url().to_owned(), survivor.clone());
+        async move {
             let gateway = Gateway::connect(&url, JetStreamConfig::default()).await.unwrap();
-            gateway.run_socket_mode(&client).await
-        })
-    };
-    let doomed_gateway = run(doomed.clone());
-    let _survivor_gateway = run(survivor.clone());
+            gateway.run_socket_mode(&survivor).await
+        }
+    });
     let seen = Seen::default();
     let worker = spawn_worker(
         Worker::connect(server.url(), JetStreamConfig::default())
@@ -701,20 +754,88 @@ async fn a_socket_mode_gateway_killed_mid_burst_loses_nothing_and_its_retries_ar
         recording_handlers(&seen),
     );
 
-    const N: u64 = 2_000;
-    for n in 0..N {
-        emulator.push_event_envelope(message(&n.to_string(), 1_700_000_000 + n));
-        if n == N / 4 {
-            // Mid-burst: the first gateway dies with whatever it read but did not store or
-            // acknowledge; its sockets go away.
-            doomed_gateway.abort();
-            doomed.disconnect().await;
+    // The doomed gateway: a process of its own, with its own two sockets.
+    let watcher = async_nats::connect(server.url()).await.unwrap();
+    let mut ready = watcher.subscribe(GATEWAY_READY).await.unwrap();
+    watcher.flush().await.unwrap();
+    let mut doomed = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["socket_mode_gateway_process", "--exact", "--ignored", "--quiet"])
+        .env("RTM_TEST_GATEWAY_NATS_URL", server.url())
+        .env("RTM_TEST_SLACK_API_URL", emulator.api_url())
+        .env("RTM_TEST_SLACK_APP_TOKEN", emulator.app_token())
+        .env("RTM_TEST_SLACK_BOT_TOKEN", emulator.token())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    within("the gateway process is live", Duration::from_secs(30), async {
+        tokio::select! {
+            live = ready.next() => live.expect("the watcher's subscription is open"),
+            status = doomed.wait() => panic!("the gateway process ended before it was live: {status:?}"),
         }
-    }
+    })
+    .await;
+    // Both processes' sockets are open: envelopes go round-robin over all four.
+    assert!(
+        emulator
+            .wait_for_socket_mode_connections(4, Duration::from_secs(10))
+            .await,
+        "{} sockets open, not 4",
+        emulator.socket_mode_connections()
+    );
+
+    const N: u64 = 2_000;
+    const CHUNK: u64 = 10;
+    let js = jetstream::new(watcher.clone());
+    let push = |n: u64| {
+        emulator.push_event_envelope(message(&n.to_string(), 1_700_000_000 + n));
+    };
+    // First a paced burst, until the doomed gateway provably stored some events: the
+    // survivor cannot have stored more distinct events than its client took in (each is
+    // counted before a reader sees it), so the rest of the stream was stored by the process.
+    let mut pushed = 0;
+    let mut stored_by_doomed = 0;
+    within(
+        "the gateway process stored some events",
+        Duration::from_secs(60),
+        async {
+            while stored_by_doomed < N / 20 {
+                if pushed < N / 2 {
+                    (pushed..pushed + CHUNK).for_each(push);
+                    pushed += CHUNK;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let in_stream = stored(&js, "SLACK_EVENTS").await;
+                stored_by_doomed = in_stream.saturating_sub(survivor.stats().events);
+            }
+        },
+    )
+    .await;
+    // Then a burst, and SIGKILL right after it: half of the burst went to the process's
+    // sockets, and what it had not acknowledged when it died (unread, read but not stored,
+    // stored but not acknowledged) only Slack's retries bring to the survivor.
+    (pushed..pushed + N / 4).for_each(push);
+    pushed += N / 4;
+    doomed.start_kill().unwrap(); // SIGKILL
+    let killed = tokio::time::Instant::now();
+    let status = within("the gateway process dies", Duration::from_secs(10), doomed.wait())
+        .await
+        .unwrap();
+    assert!(!status.success(), "killed, not finished: {status:?}");
+    assert!(pushed < N, "the kill came mid-burst");
+    (pushed..N).for_each(push);
+
     eventually("every event handled", Duration::from_secs(60), || {
         seen.distinct() == N as usize
     })
     .await;
+    eprintln!(
+        "SIGKILL after {pushed} of {N} envelopes (the process had stored at least \
+         {stored_by_doomed}); every event handled {:?} later",
+        killed.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await; // the last retries
     assert_eq!(seen.distinct(), N as usize, "none lost");
     assert_eq!(seen.most(), 1, "none handled twice");
