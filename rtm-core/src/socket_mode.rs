@@ -2,19 +2,14 @@
 
 use std::{fmt, sync::Arc};
 
-use tokio::{
-    sync::{mpsc, oneshot, watch},
-    time::Instant,
-};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use serde::Serialize;
 
 use crate::{
-    API_URL_ENV, Answered, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Event, Events,
+    API_URL_ENV, Answered, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Event, Events, Reply,
     ReplyFuture, RespondError, SendError, Stats, Token, WebClient,
     connection::{self, Command, Shared},
-    reply::ReplySlot,
     respond,
     web::{AuthTest, PostMessage},
     web_api,
@@ -304,20 +299,16 @@ impl SocketModeClient {
         if let Some(ts) = thread_ts {
             message = message.thread_ts(ts);
         }
-        // The Web API client bounds the call; this deadline only satisfies the slot's type.
-        let (slot, reply) = ReplySlot::new(Instant::now() + std::time::Duration::from_secs(3600));
-        let web = self.web.clone();
-        tokio::spawn(async move {
-            let result = match web.post_message(&message).await {
-                Ok(posted) => Ok(Utf8Bytes::from(
-                    serde_json::json!({"ok": true, "reply_to": 0, "ts": posted.ts, "text": message_text(&message)})
-                        .to_string(),
-                )),
-                Err(error) => Err(SendError::Web(error)),
-            };
-            slot.send(result);
-        });
-        reply
+        let (web, sent) = (self.web.clone(), text.to_owned());
+        ReplyFuture::spawn(async move {
+            // Only what the reply carries is parsed, not the whole `Posted` message.
+            let posted: PostedText = web
+                .call("chat.postMessage", &message)
+                .await
+                .map_err(SendError::Web)?;
+            let stored = posted.message.map(|message| message.text);
+            Ok(Reply::new(Some(posted.ts), stored.or(Some(sent))))
+        })
     }
 
     /// The client's lifecycle, observable without polling: `Connected` while at least one
@@ -357,11 +348,18 @@ impl SocketModeClient {
     }
 }
 
-fn message_text(message: &PostMessage) -> serde_json::Value {
-    serde_json::to_value(message)
-        .ok()
-        .and_then(|v| v.get("text").cloned())
-        .unwrap_or_default()
+/// The part of `chat.postMessage`'s answer a [`Reply`] carries.
+#[derive(serde::Deserialize)]
+struct PostedText {
+    ts: String,
+    #[serde(default)]
+    message: Option<StoredText>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredText {
+    #[serde(default)]
+    text: String,
 }
 
 impl fmt::Debug for SocketModeClient {

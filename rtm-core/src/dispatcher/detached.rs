@@ -53,7 +53,11 @@ impl<O: Outbound + ?Sized> Transport for Bridge<O> {
 
     /// An event handed over from elsewhere (a queue) was acknowledged where it was received,
     /// so only its `response_url` is left, posted with the [`Outbound::web`] client.
-    fn respond(&self, event: &Event, payload: Box<RawValue>) -> BoxFuture<'static, Result<Answered, RespondError>> {
+    fn respond(
+        &self,
+        event: &Event,
+        payload: Box<RawValue>,
+    ) -> BoxFuture<'static, Result<Answered, RespondError>> {
         let (Some(url), Some(web)) = (crate::respond::response_url(event), self.0.web()) else {
             return future::ready(Err(RespondError::NotAnswerable)).boxed();
         };

@@ -13,7 +13,8 @@ const FORM: &str = "application/x-www-form-urlencoded";
 #[derive(Debug)]
 pub(crate) struct Body {
     pub(crate) content_type: &'static str,
-    pub(crate) bytes: Vec<u8>,
+    /// Shared, so each attempt hands reqwest the same buffer.
+    pub(crate) bytes: bytes::Bytes,
 }
 
 /// Methods documented as accepting JSON bodies; all others get forms.
@@ -40,20 +41,27 @@ pub(crate) fn accepts_json(method: &str) -> bool {
 /// Encodes `args` for `method`. Nulls are left out (Slack's default applies).
 pub(crate) fn encode(method: &str, args: &Map<String, Value>) -> Body {
     if accepts_json(method) {
-        let object: Map<String, Value> = args
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         Body {
             content_type: JSON,
-            bytes: serde_json::to_vec(&object).unwrap_or_else(|_| b"{}".to_vec()),
+            bytes: serde_json::to_vec(&WithoutNulls(args))
+                .unwrap_or_else(|_| b"{}".to_vec())
+                .into(),
         }
     } else {
         Body {
             content_type: FORM,
-            bytes: form(args).into_bytes(),
+            bytes: form(args).into_bytes().into(),
         }
+    }
+}
+
+/// An object serialised without its `null` fields (Slack reads `"thread_ts": null` as a
+/// value), without copying it.
+struct WithoutNulls<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for WithoutNulls<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().filter(|(_, value)| !value.is_null()))
     }
 }
 
@@ -101,7 +109,7 @@ mod tests {
         );
         assert_eq!(body.content_type, "application/x-www-form-urlencoded");
         assert_eq!(
-            String::from_utf8(body.bytes).unwrap(),
+            std::str::from_utf8(&body.bytes).unwrap(),
             "channel=C1&cursor=dXNlcj0%3D&inclusive=true&limit=200"
         );
     }

@@ -311,7 +311,12 @@ impl WebClient {
     }
 
     /// Sends `body` until it succeeds or the policy says stop; returns the raw `ok` answer.
-    async fn execute(&self, method: &str, body: &Body, channel: Option<&str>) -> Result<Vec<u8>, WebError> {
+    async fn execute(
+        &self,
+        method: &str,
+        body: &Body,
+        channel: Option<&str>,
+    ) -> Result<bytes::Bytes, WebError> {
         let inner = &*self.inner;
         let mut attempt = 0;
         loop {
@@ -340,7 +345,7 @@ impl WebClient {
     }
 
     /// One HTTP attempt.
-    async fn attempt(&self, method: &str, body: &Body) -> Result<Vec<u8>, (WebError, Resend)> {
+    async fn attempt(&self, method: &str, body: &Body) -> Result<bytes::Bytes, (WebError, Resend)> {
         let inner = &*self.inner;
         let url = inner.base.join(method).map_err(|e| {
             let error = WebError::InvalidArguments {
@@ -422,7 +427,7 @@ impl WebClient {
         })?;
         envelope.log_warnings(method);
         if envelope.ok {
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
         let code = envelope.error.unwrap_or_else(|| "unknown_error".to_owned());
         if matches!(

@@ -161,6 +161,11 @@ struct State {
     blocked: HashMap<String, Instant>,
     methods: HashMap<String, Bucket>,
     channels: HashMap<String, Bucket>,
+    /// Size at which `channels` is next scanned for idle buckets (at least [`PRUNE_AT`]).
+    prune_at: usize,
+    /// How many times `channels` was scanned.
+    #[cfg(test)]
+    scans: usize,
 }
 
 impl Limiter {
@@ -210,13 +215,27 @@ impl Limiter {
         if method == "chat.postMessage"
             && let (Some((per_second, burst)), Some(channel)) = (self.pacing.channel, channel)
         {
-            if state.channels.len() >= PRUNE_AT {
-                state.channels.retain(|_, bucket| !bucket.idle(now));
-            }
-            let bucket = state
-                .channels
-                .entry(channel.to_owned())
-                .or_insert_with(|| Bucket::new(per_second, burst, now));
+            let state = &mut *state;
+            let bucket = match state.channels.get_mut(channel) {
+                Some(bucket) => bucket,
+                None => {
+                    if state.channels.len() >= state.prune_at.max(PRUNE_AT) {
+                        state.channels.retain(|_, bucket| !bucket.idle(now));
+                        #[cfg(test)]
+                        {
+                            state.scans += 1;
+                        }
+                        // The next scan waits until the map has doubled: a burst over many
+                        // busy channels (none idle, nothing to prune) costs O(1) per post,
+                        // not a scan of every bucket.
+                        state.prune_at = state.channels.len() * 2;
+                    }
+                    state
+                        .channels
+                        .entry(channel.to_owned())
+                        .or_insert_with(|| Bucket::new(per_second, burst, now))
+                }
+            };
             wait = wait.max(bucket.reserve(now));
         }
         wait
@@ -309,5 +328,24 @@ mod tests {
         let later = now + Duration::from_secs(10);
         let _ = limiter.reserve("chat.postMessage", Some("Cnew"), later);
         assert_eq!(limiter.state.lock().unwrap().channels.len(), 1);
+    }
+
+    #[test]
+    fn busy_channels_are_not_scanned_on_every_new_post() {
+        let limiter = Limiter::new(Pacing::default());
+        let now = Instant::now();
+        // Four times the prune size, all busy at once: nothing can be pruned.
+        for i in 0..4 * PRUNE_AT {
+            let _ = limiter.reserve("chat.postMessage", Some(&format!("C{i}")), now);
+        }
+        // Scans at 1 and 2 times the prune size (the next would be at 4), not at every post
+        // past the first.
+        assert_eq!(limiter.state.lock().unwrap().scans, 2);
+        // Once they are idle, the next scan (at twice the size) frees them.
+        let later = now + Duration::from_secs(10);
+        for i in 0..4 * PRUNE_AT {
+            let _ = limiter.reserve("chat.postMessage", Some(&format!("D{i}")), later);
+        }
+        assert!(limiter.state.lock().unwrap().channels.len() <= 4 * PRUNE_AT + 1);
     }
 }
