@@ -150,6 +150,10 @@ impl SmPhase {
 pub struct SmCounters {
     pub opens: AtomicU64,
     pub sessions: AtomicU64,
+    /// Sessions open now, and the most open at once since the last reset: a client keeps
+    /// several sockets open by design, so only sessions beyond that many are reconnects.
+    pub open: AtomicU64,
+    pub peak_open: AtomicU64,
     pub posts: AtomicU64,
     pub refused: AtomicU64,
 }
@@ -424,6 +428,8 @@ fn route(shared: &SmShared, request: &crate::server::Request) -> (&'static str, 
 
 async fn run_session(shared: Arc<SmShared>, ws: Ws) {
     shared.counters.sessions.fetch_add(1, Relaxed);
+    let open = shared.counters.open.fetch_add(1, Relaxed) + 1;
+    shared.counters.peak_open.fetch_max(open, Relaxed);
     let (sink, mut stream) = ws.split();
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_loop(sink, rx));
@@ -450,6 +456,7 @@ async fn run_session(shared: Arc<SmShared>, ws: Ws) {
             phase.ack(seq);
         }
     }
+    shared.counters.open.fetch_sub(1, Relaxed);
     let _ = tx.send(Cmd::Stop);
     let _ = writer.await;
 }
@@ -742,6 +749,8 @@ async fn session(
 ) -> Result<SmMeasure, String> {
     server.discard_pending_sessions().await;
     let sessions_before = server.counters().sessions.load(Relaxed);
+    let counters = server.counters();
+    counters.peak_open.store(counters.open.load(Relaxed), Relaxed);
     let log = log_path(settings, &format!("socket-{}-{}", spec.key, run + 1));
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args);
@@ -806,7 +815,9 @@ async fn session(
         f64::NAN
     };
     let peak_rss_kb = procfs::peak_rss_kb(pid).unwrap_or(0);
-    let reconnects = (server.counters().sessions.load(Relaxed) - sessions_before).saturating_sub(1);
+    // Sockets opened beyond the most the client held at once (Socket Mode clients hold several).
+    let opened = server.counters().sessions.load(Relaxed) - sessions_before;
+    let reconnects = opened.saturating_sub(server.counters().peak_open.load(Relaxed).max(1));
     session.stop();
     stop(child).await;
     // Probes that were never echoed (the client was not ready yet) are not counted as lost acks.
