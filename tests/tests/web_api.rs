@@ -617,3 +617,84 @@ async fn a_test_context_can_carry_a_web_client() {
         .expect("reaction added");
     assert_eq!(last_call(&emu, "reactions.add").args["name"], "eyes");
 }
+
+/// A keep-alive HTTP server on 127.0.0.1 that answers every call with a `chat.postMessage`
+/// success after `hold`, counting the requests it holds at once (the most, and in all).
+async fn slow_server(hold: Duration) -> (String, Arc<Mutex<(usize, usize, usize)>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/", listener.local_addr().unwrap());
+    // (held now, most held at once, answered)
+    let counts = Arc::new(Mutex::new((0, 0, 0)));
+    let shared = counts.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let counts = shared.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if stream.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    {
+                        let mut c = counts.lock().unwrap();
+                        c.0 += 1;
+                        c.1 = c.1.max(c.0);
+                    }
+                    tokio::time::sleep(hold).await;
+                    counts.lock().unwrap().0 -= 1;
+                    let answer = r#"{"ok":true,"channel":"C1","ts":"1700000000.000100"}"#;
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if stream.get_mut().write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    counts.lock().unwrap().2 += 1;
+                }
+            });
+        }
+    });
+    (url, counts)
+}
+
+#[tokio::test]
+async fn a_burst_of_posts_keeps_at_most_max_in_flight_requests_on_the_wire() {
+    let (url, counts) = slow_server(Duration::from_millis(50)).await;
+    let web = WebClient::builder("xoxb-test")
+        .api_url(url)
+        .pacing(Pacing::none())
+        .max_in_flight(3)
+        .build()
+        .unwrap();
+    assert_eq!(web.max_in_flight(), 3);
+    let posts = (0..12).map(|n| {
+        let web = web.clone();
+        tokio::spawn(async move { web.post_message(&PostMessage::new(format!("C{n}"), "hi")).await })
+    });
+    let posted = within("12 posts", futures::future::join_all(posts)).await;
+    for post in posted {
+        assert_eq!(post.unwrap().unwrap().ts, "1700000000.000100");
+    }
+    let (held, most, answered) = *counts.lock().unwrap();
+    assert_eq!((held, answered), (0, 12));
+    assert_eq!(
+        most, 3,
+        "at most 3 requests on the wire at once, and the 3 were used"
+    );
+}

@@ -26,6 +26,10 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Items asked for per page by the paginated helpers (`limit`), unless changed. Slack advises
 /// 100–200; node's SDK uses 200.
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
+/// Requests a client has on the wire at once, unless changed. Each HTTP/1.1 request in flight
+/// holds a connection of its own, so without a bound a burst of calls (a bot echoing a burst
+/// of events) opens a connection, and on Slack a TLS handshake, per call.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// The wait assumed when a rate-limit answer carries no readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -67,6 +71,9 @@ struct Inner {
     page_size: u32,
     /// Plain `http://` to non-loopback hosts was allowed (for `response_url`s too).
     allow_insecure: bool,
+    /// One permit per request on the wire; fair, so waiting calls go out in call order.
+    slots: tokio::sync::Semaphore,
+    max_in_flight: usize,
 }
 
 impl fmt::Debug for WebClient {
@@ -79,6 +86,10 @@ impl fmt::Debug for WebClient {
             .field("pacing", inner.limiter.pacing())
             .field("timeout", &inner.timeout)
             .field("page_size", &inner.page_size)
+            .field(
+                "in_flight",
+                &(self.max_in_flight() - inner.slots.available_permits()),
+            )
             .finish()
     }
 }
@@ -94,6 +105,7 @@ pub struct WebClientBuilder {
     pacing: Pacing,
     timeout: Duration,
     page_size: u32,
+    max_in_flight: usize,
 }
 
 impl WebClientBuilder {
@@ -132,6 +144,15 @@ impl WebClientBuilder {
         self
     }
 
+    /// How many requests the client (with its clones) has on the wire at once (default
+    /// [`DEFAULT_MAX_IN_FLIGHT`], at least 1). Calls beyond it wait, in call order, for one to
+    /// finish, at most the request timeout; a call that found no slot in that time fails with
+    /// [`WebError::Transport`] and was not sent.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests.max(1);
+        self
+    }
+
     /// Items per page for the paginated helpers (default [`DEFAULT_PAGE_SIZE`]; at least 1,
     /// Slack caps it at 1000).
     pub fn page_size(mut self, size: u32) -> Self {
@@ -161,6 +182,8 @@ impl WebClientBuilder {
                 timeout: self.timeout,
                 page_size: self.page_size,
                 allow_insecure: self.allow_insecure,
+                slots: tokio::sync::Semaphore::new(self.max_in_flight),
+                max_in_flight: self.max_in_flight,
             }),
         })
     }
@@ -187,6 +210,7 @@ impl WebClient {
             pacing: Pacing::default(),
             timeout: DEFAULT_REQUEST_TIMEOUT,
             page_size: DEFAULT_PAGE_SIZE,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 
@@ -245,6 +269,12 @@ impl WebClient {
             crate::config::check_url(url, allow_insecure)
         })
         .await
+    }
+
+    /// How many requests the client may have on the wire at once
+    /// ([`WebClientBuilder::max_in_flight`]).
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight
     }
 
     /// The page size the paginated helpers ask for.
@@ -354,6 +384,19 @@ impl WebClient {
             };
             (error, Resend::Never)
         })?;
+        // Held until the answer is read: the connection is busy until then.
+        let Ok(Ok(_slot)) = tokio::time::timeout(inner.timeout, inner.slots.acquire()).await else {
+            let error = WebError::Transport {
+                method: method.to_owned(),
+                reason: format!(
+                    "no free request slot within {:?} (every slot busy with a call that has not answered)",
+                    inner.timeout
+                ),
+                maybe_sent: false,
+                source: None,
+            };
+            return Err((error, Resend::Never));
+        };
         let sent = inner
             .http
             .post(url)

@@ -14,7 +14,9 @@ mod retry;
 mod types;
 
 pub use self::{
-    client::{DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, WebClient, WebClientBuilder},
+    client::{
+        DEFAULT_MAX_IN_FLIGHT, DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, WebClient, WebClientBuilder,
+    },
     error::WebError,
     limits::Pacing,
     methods::PostMessage,
