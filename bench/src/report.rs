@@ -128,15 +128,17 @@ const CHANGES: [(&str, &str, &str); 7] = [
          instructions per event, 1.83× → 1.73× the floor's 12,368–12,382.",
     ),
     (
-        "Socket Mode posts: the per-channel `chat.postMessage` pacer looks for idle buckets to drop only when \
-         its map has doubled, not on every post to a new channel; `SocketModeClient::post_message` builds its \
-         `Reply` without a JSON round trip and reads only `ts` and `text` of the answer; Web API JSON bodies \
-         are serialised without cloning the argument map and shared across retries.",
-        "`web/limits.rs`, `socket_mode.rs`, `web/body.rs`, `web/client.rs`",
-        "Socket Mode echo (20,000 envelopes over 10,000 channels), same-run ratios to its floor: throughput \
-         0.28× → 0.68×, CPU per event 3.95× → 1.59×, peak RSS 355 → 109 MB (medians of 3 runs before and \
-         after). `perf` had put ~15 % of socket_echo_bot's CPU in `HashMap::retain`: with every channel busy \
-         nothing could be dropped, so each new channel scanned them all.",
+        "Socket Mode posts: the Web API client keeps at most 64 requests on the wire (`max_in_flight`; each \
+         HTTP/1.1 request in flight held a connection of its own, so a burst opened thousands); the \
+         per-channel `chat.postMessage` pacer looks for idle buckets to drop only when its map has doubled, \
+         not on every post to a new channel; `SocketModeClient::post_message` builds its `Reply` without a \
+         JSON round trip and reads only `ts` and `text`; JSON bodies are serialised without cloning the \
+         argument map and shared across retries.",
+        "`web/client.rs`, `web/limits.rs`, `socket_mode.rs`, `web/body.rs`",
+        "Socket Mode echo (20,000 envelopes over 10,000 channels), same-run ratios to its floor, medians of 3 \
+         runs: throughput 0.28× → 0.91×, CPU per event 3.95× → 1.32×, peak RSS 355 → 98 MB. `perf` had put \
+         ~15 % of socket_echo_bot's CPU in `HashMap::retain`: with every channel busy nothing could be \
+         dropped, so each new channel scanned them all.",
     ),
 ];
 

@@ -121,6 +121,18 @@ fn recording_handlers(seen: &Seen) -> rtm_core::Handlers {
         .into_handlers()
 }
 
+/// A Socket Mode client on `emulator` and a gateway storing what it reads, on a task of its
+/// own.
+async fn socket_mode_gateway(
+    server: &NatsServer,
+    emulator: &Emulator,
+    config: JetStreamConfig,
+) -> tokio::task::JoinHandle<Result<(), rtm_jetstream::JetStreamError>> {
+    let client = socket_mode(emulator).await;
+    let gateway = Gateway::connect(server.url(), config).await.unwrap();
+    tokio::spawn(async move { gateway.run_socket_mode(&client).await })
+}
+
 fn spawn_worker(
     worker: Worker,
     handlers: rtm_core::Handlers,
@@ -211,15 +223,13 @@ async fn always_fails(State(seen): State<Seen>, message: Message) -> Result<(), 
 async fn a_handler_that_always_fails_sends_the_event_to_the_dead_letters_with_the_error() {
     let Some(server) = nats().await else { return };
     let emulator = Emulator::start().await.unwrap();
-    let client = socket_mode(&emulator).await;
     let config = || {
         JetStreamConfig::builder()
             .max_deliver(3)
             .backoff([Duration::from_millis(50)])
             .build()
     };
-    let gateway = Gateway::connect(server.url(), config()).await.unwrap();
-    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+    let _gateway = socket_mode_gateway(&server, &emulator, config()).await;
     let seen = Seen::default();
     let handlers = RtmDispatcher::detached()
         .with_state(seen.clone())
@@ -277,14 +287,12 @@ async fn slow(State(seen): State<Seen>, message: Message) {
 async fn a_handler_longer_than_the_ack_wait_is_not_redelivered_while_it_runs() {
     let Some(server) = nats().await else { return };
     let emulator = Emulator::start().await.unwrap();
-    let client = socket_mode(&emulator).await;
     let config = || {
         JetStreamConfig::builder()
             .ack_wait(Duration::from_millis(300))
             .build()
     };
-    let gateway = Gateway::connect(server.url(), config()).await.unwrap();
-    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+    let _gateway = socket_mode_gateway(&server, &emulator, config()).await;
     let seen = Seen::default();
     let slow_handlers = || {
         RtmDispatcher::detached()
@@ -393,11 +401,7 @@ async fn deploy(ctx: Context, command: SlashCommand) -> Result<(), BoxError> {
 async fn a_worker_answers_a_slash_command_through_its_response_url() {
     let Some(server) = nats().await else { return };
     let emulator = Emulator::start().await.unwrap();
-    let client = socket_mode(&emulator).await;
-    let gateway = Gateway::connect(server.url(), JetStreamConfig::default())
-        .await
-        .unwrap();
-    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+    let _gateway = socket_mode_gateway(&server, &emulator, JetStreamConfig::default()).await;
     let web = WebClient::builder(emulator.token())
         .api_url(emulator.api_url())
         .build()
@@ -476,14 +480,12 @@ async fn worker_process() {
 async fn a_worker_killed_with_sigkill_loses_nothing() {
     let Some(server) = nats().await else { return };
     let emulator = Emulator::start().await.unwrap();
-    let client = socket_mode(&emulator).await;
     let config = || {
         JetStreamConfig::builder()
             .ack_wait(Duration::from_secs(1))
             .build()
     };
-    let gateway = Gateway::connect(server.url(), config()).await.unwrap();
-    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+    let _gateway = socket_mode_gateway(&server, &emulator, config()).await;
 
     let watcher = async_nats::connect(server.url()).await.unwrap();
     let mut done_there = watcher.subscribe("test.done").await.unwrap();
@@ -628,11 +630,7 @@ fn fastrand_like(ts: &str) -> u8 {
 async fn ordered_workers_handle_each_channel_in_order() {
     let Some(server) = nats().await else { return };
     let emulator = Emulator::start().await.unwrap();
-    let client = socket_mode(&emulator).await;
-    let gateway = Gateway::connect(server.url(), JetStreamConfig::default())
-        .await
-        .unwrap();
-    let _gateway = tokio::spawn(async move { gateway.run_socket_mode(&client).await });
+    let _gateway = socket_mode_gateway(&server, &emulator, JetStreamConfig::default()).await;
     let order = Order::default();
     let mut workers = Vec::new();
     for _ in 0..3 {
