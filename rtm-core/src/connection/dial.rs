@@ -97,7 +97,7 @@ impl<P: Protocol> Dialer<P> {
         ws_config.max_message_size = Some(MAX_INBOUND_FRAME);
         ws_config.max_frame_size = Some(MAX_INBOUND_FRAME);
         // tungstenite's default 128 KiB read buffer is resident in every connection; RTM
-        // frames are small, and 16 KiB keeps thousands of connections cheap.
+        // frames are small, and a smaller one keeps thousands of connections cheap.
         ws_config.read_buffer_size = READ_BUFFER;
         let connector = match opened.url.scheme() {
             "wss" => TlsConnector::Rustls(crate::tls::client_config()),
