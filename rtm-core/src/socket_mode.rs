@@ -7,11 +7,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use serde::Serialize;
 
 use crate::{
-    API_URL_ENV, Answered, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Event, Events, Reply,
-    ReplyFuture, RespondError, SendError, Stats, Token, WebClient,
+    API_URL_ENV, Answered, Batch, ClientConfig, ConnectionInfo, ConnectionState, Error, Event, Events,
+    ReplyFuture, RespondError, Stats, Token, WebClient,
     connection::{self, Command, Shared},
     respond,
-    web::{AuthTest, PostMessage},
+    web::AuthTest,
     web_api,
 };
 
@@ -295,20 +295,7 @@ impl SocketModeClient {
     /// # Errors
     /// [`SendError::Web`] with the Web API error.
     pub fn post_message(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture {
-        let mut message = PostMessage::new(channel, text);
-        if let Some(ts) = thread_ts {
-            message = message.thread_ts(ts);
-        }
-        let (web, sent) = (self.web.clone(), text.to_owned());
-        ReplyFuture::spawn(async move {
-            // Only what the reply carries is parsed, not the whole `Posted` message.
-            let posted: PostedText = web
-                .call("chat.postMessage", &message)
-                .await
-                .map_err(SendError::Web)?;
-            let stored = posted.message.map(|message| message.text);
-            Ok(Reply::new(Some(posted.ts), stored.or(Some(sent))))
-        })
+        self.web.post_reply(channel, text, thread_ts)
     }
 
     /// The client's lifecycle, observable without polling: `Connected` while at least one
@@ -346,20 +333,6 @@ impl SocketModeClient {
             let _ = closed.await;
         }
     }
-}
-
-/// The part of `chat.postMessage`'s answer a [`Reply`] carries.
-#[derive(serde::Deserialize)]
-struct PostedText {
-    ts: String,
-    #[serde(default)]
-    message: Option<StoredText>,
-}
-
-#[derive(serde::Deserialize)]
-struct StoredText {
-    #[serde(default)]
-    text: String,
 }
 
 impl fmt::Debug for SocketModeClient {

@@ -7,9 +7,7 @@ use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures::StreamExt;
-use rtm_core::{
-    ConnectionInfo, Outbound, Reply, ReplyFuture, RtmClient, SendError, WebClient, web::PostMessage,
-};
+use rtm_core::{ConnectionInfo, Outbound, Reply, ReplyFuture, RtmClient, SendError, WebClient};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
@@ -167,19 +165,11 @@ impl Outbound for ViaWebApi {
     }
 
     fn post(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture {
-        let Some(web) = self.web.clone() else {
+        let Some(web) = &self.web else {
             warn!("a handler posted, but the worker has no Web API client (Worker::web)");
             return ReplyFuture::spawn(async { Err(SendError::Closed) });
         };
-        let mut message = PostMessage::new(channel, text);
-        if let Some(ts) = thread_ts {
-            message = message.thread_ts(ts);
-        }
-        let text = text.to_owned();
-        ReplyFuture::spawn(async move {
-            let posted = web.post_message(&message).await.map_err(SendError::Web)?;
-            Ok(Reply::new(Some(posted.ts), Some(text)))
-        })
+        web.post_reply(channel, text, thread_ts)
     }
 
     fn web(&self) -> Option<WebClient> {

@@ -271,6 +271,42 @@ impl WebClient {
         .await
     }
 
+    /// Posts `text` to `channel` (in the thread `thread_ts` when given) with
+    /// `chat.postMessage` on a task of its own, and resolves like a socket send: a
+    /// [`Reply`](crate::Reply) with the message's `ts` and stored text. What a
+    /// [`Context::reply`](crate::Context::reply) over Socket Mode or a queue worker does; only
+    /// `ts` and `text` of Slack's answer are parsed.
+    ///
+    /// # Errors
+    /// [`SendError::Web`](crate::SendError::Web) with the Web API error.
+    pub fn post_reply(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> crate::ReplyFuture {
+        /// The part of `chat.postMessage`'s answer a reply carries.
+        #[derive(serde::Deserialize)]
+        struct PostedText {
+            ts: String,
+            #[serde(default)]
+            message: Option<StoredText>,
+        }
+        #[derive(serde::Deserialize)]
+        struct StoredText {
+            #[serde(default)]
+            text: String,
+        }
+        let mut message = super::PostMessage::new(channel, text);
+        if let Some(ts) = thread_ts {
+            message = message.thread_ts(ts);
+        }
+        let (web, sent) = (self.clone(), text.to_owned());
+        crate::ReplyFuture::spawn(async move {
+            let posted: PostedText = web
+                .call("chat.postMessage", &message)
+                .await
+                .map_err(crate::SendError::Web)?;
+            let stored = posted.message.map(|message| message.text);
+            Ok(crate::Reply::new(Some(posted.ts), stored.or(Some(sent))))
+        })
+    }
+
     /// How many requests the client may have on the wire at once
     /// ([`WebClientBuilder::max_in_flight`]).
     pub fn max_in_flight(&self) -> usize {
