@@ -293,7 +293,7 @@ impl SocketModeClient {
     /// future resolves with the new message's `ts`.
     ///
     /// # Errors
-    /// [`SendError::Web`] with the Web API error.
+    /// [`SendError::Web`](crate::SendError::Web) with the Web API error.
     pub fn post_message(&self, channel: &str, text: &str, thread_ts: Option<&str>) -> ReplyFuture {
         self.web.post_reply(channel, text, thread_ts)
     }
