@@ -15,7 +15,10 @@ use tracing::debug;
 use super::protocol::{Inbound, Protocol};
 use crate::{ClientConfig, ConnectionInfo, Error, Event, state::Counters};
 
-pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A websocket over TCP or TLS. Boxed: the stream is over a kilobyte, and the driver's
+/// future, which is resident for the life of every connection, would otherwise hold a copy
+/// for each of its states that moves a socket (connecting, running, replacing, closing).
+pub(crate) type Socket = Box<WebSocketStream<MaybeTlsStream<TcpStream>>>;
 
 /// What a session runs over: any websocket (a TCP one in production, an in-memory pair in
 /// tests).
@@ -103,7 +106,7 @@ impl<P: Protocol> Dialer<P> {
             "wss" => TlsConnector::Rustls(crate::tls::client_config()),
             _ => TlsConnector::Plain,
         };
-        let (mut socket, _) = tokio_tungstenite::connect_async_tls_with_config(
+        let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(
             opened.url.as_str(),
             Some(ws_config),
             true,
@@ -111,6 +114,7 @@ impl<P: Protocol> Dialer<P> {
         )
         .await
         .map_err(|e| Error::websocket("handshake failed", Some(Arc::new(scrub(e)))))?;
+        let mut socket = Box::new(socket);
         let (first_events, first_acks) = wait_for_hello(&self.protocol, &mut socket).await?;
         Ok(Connected {
             socket,
