@@ -121,10 +121,14 @@ impl Context {
     /// or the `id` of a channel object as in `channel_created`), or else `item.channel` (as in
     /// `reaction_added`). `None` for events such as `team_join`.
     pub fn channel(&self) -> Option<&str> {
-        self.inner
-            .channel
-            .get_or_init(|| channel_of(&self.inner.event))
-            .as_deref()
+        let event = &self.inner.event;
+        // The usual case, a plain `channel` string the classifier already located: no parse.
+        if let Some(id) = event.channel_id()
+            && !crate::interactive::is_envelope(event)
+        {
+            return Some(id);
+        }
+        self.inner.channel.get_or_init(|| channel_of(event)).as_deref()
     }
 
     /// The thread a reply in thread goes to: the event's `thread_ts` when it is already in a

@@ -2,12 +2,15 @@
 //! so it peeks the few fields it needs with a borrowed struct and never builds a
 //! `serde_json::Value` tree.
 
-use std::{borrow::Cow, fmt, marker::PhantomData, ops::Range};
+use std::{borrow::Cow, fmt, marker::PhantomData};
 
-use serde::{Deserialize, Deserializer, de::Visitor};
+use serde::{
+    Deserialize, Deserializer,
+    de::{IgnoredAny, MapAccess, SeqAccess, Visitor},
+};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::Event;
+use super::{Event, Loc};
 
 /// What a text frame from Slack is.
 #[derive(Debug)]
@@ -33,6 +36,56 @@ struct Peek<'a> {
     reply_to: Option<u64>,
     #[serde(default)]
     ok: Option<bool>,
+    #[serde(borrow, default)]
+    channel: ChannelHint<'a>,
+}
+
+/// `channel` when it is a plain string id, located so that handlers find it without parsing
+/// the event again; `None` for any other shape (a channel object, escapes), which the
+/// context's own parse handles. Accepts every JSON value, so it never rejects a frame.
+#[derive(Default)]
+struct ChannelHint<'a>(Option<&'a str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for ChannelHint<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(PhantomData<&'a str>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = ChannelHint<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(ChannelHint(Some(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(ChannelHint(None))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ChannelHint(None))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(ChannelHint(None))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(ChannelHint(None))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(ChannelHint(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(ChannelHint(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ChannelHint(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ChannelHint(None))
+            }
+        }
+        deserializer.deserialize_any(Visit(PhantomData))
+    }
 }
 
 /// A string borrowed from the frame when it has no escapes, owned otherwise.
@@ -78,8 +131,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeBorrowed<'a> {
 /// What the peek found, owning nothing borrowed from the frame.
 enum Peeked {
     Event {
-        kind: Range<u32>,
-        subtype: Option<Range<u32>>,
+        kind: Loc,
+        subtype: Option<Loc>,
+        channel: Option<Loc>,
     },
     /// `type` or `subtype` contained escapes, so they cannot be located in the text.
     Escaped {
@@ -124,11 +178,17 @@ fn peek(text: &str) -> Peeked {
         .subtype
         .as_ref()
         .map(|s| s.borrowed().and_then(|s| locate(text, s)));
+    let channel = peek.channel.0.and_then(|c| locate(text, c));
     match (kind_range, subtype_range) {
-        (Some(kind), None) => Peeked::Event { kind, subtype: None },
+        (Some(kind), None) => Peeked::Event {
+            kind,
+            subtype: None,
+            channel,
+        },
         (Some(kind), Some(Some(subtype))) => Peeked::Event {
             kind,
             subtype: Some(subtype),
+            channel,
         },
         _ => Peeked::Escaped {
             kind: kind.0.into_owned(),
@@ -140,12 +200,16 @@ fn peek(text: &str) -> Peeked {
 /// Classifies one text frame. Never panics, whatever the input.
 pub(crate) fn classify(text: Utf8Bytes) -> Frame {
     match peek(&text) {
-        Peeked::Event { kind, subtype } => match u32::try_from(text.len()) {
-            Ok(json_end) => Frame::Event(Event {
+        Peeked::Event {
+            kind,
+            subtype,
+            channel,
+        } => match u32::try_from(text.len()) {
+            Ok(_) => Frame::Event(Event {
                 text,
-                json_end,
                 kind,
                 subtype,
+                channel,
                 envelope: None,
             }),
             Err(_) => Frame::Malformed("frame larger than 4 GiB"),
@@ -157,37 +221,42 @@ pub(crate) fn classify(text: Utf8Bytes) -> Frame {
     }
 }
 
-/// The byte range of `part` inside `text` when `part` is a slice of it.
-fn locate(text: &str, part: &str) -> Option<Range<u32>> {
+/// Where `part` is inside `text` when `part` is a slice of it.
+fn locate(text: &str, part: &str) -> Option<Loc> {
     let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     let end = start + part.len();
-    if end > text.len() || end > u32::MAX as usize {
+    if end > text.len() {
         return None;
     }
-    Some(start as u32..end as u32)
+    Loc::new(start, end)
 }
 
-/// Slow path for escaped `type`/`subtype`: the event's buffer holds the original JSON followed
-/// by the unescaped names; `json()` stops at `json_end`.
+/// Slow path for escaped `type`/`subtype`: the event's buffer holds the unescaped names, each
+/// followed by a NUL, then the original JSON; a `type` at 0 tells `json()` to skip them.
 fn rebuilt(kind: &str, subtype: Option<&str>, original: Utf8Bytes) -> Frame {
     let mut text = String::with_capacity(original.len() + kind.len() + subtype.map_or(0, str::len) + 2);
-    text.push_str(&original);
-    let json_len = text.len();
-    text.push('\0');
-    let kind_start = text.len();
-    text.push_str(kind);
-    let kind_range = kind_start as u32..text.len() as u32;
-    let subtype_range = subtype.map(|s| {
-        text.push('\0');
+    let mut push_name = |name: &str| {
         let start = text.len();
-        text.push_str(s);
-        start as u32..text.len() as u32
-    });
+        text.push_str(name);
+        let at = Loc::new(start, text.len());
+        text.push('\0');
+        at
+    };
+    let kind = push_name(kind);
+    let subtype = match subtype {
+        Some(name) => push_name(name).map(Some),
+        None => Some(None),
+    };
+    let (Some(kind), Some(subtype)) = (kind, subtype) else {
+        return Frame::Malformed("frame larger than 4 GiB");
+    };
+    text.push_str(&original);
     Frame::Event(Event {
         text: Utf8Bytes::from(text),
-        json_end: json_len as u32,
-        kind: kind_range,
-        subtype: subtype_range,
+        kind,
+        subtype,
+        // Rare (escaped names): the context finds the channel by parsing.
+        channel: None,
         envelope: None,
     })
 }
@@ -214,6 +283,27 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_channel_id_is_located_and_any_other_shape_left_to_the_context() {
+        let e = event(r#"{"type":"message","channel":"C024BE91L","text":"hi"}"#);
+        assert_eq!(e.channel_id(), Some("C024BE91L"));
+        for other in [
+            r#"{"type":"channel_created","channel":{"id":"C2","name":"x"}}"#,
+            r#"{"type":"x","channel":["C1"]}"#,
+            r#"{"type":"x","channel":7}"#,
+            r#"{"type":"x","channel":null}"#,
+            r#"{"type":"x","channel":"C\u0031"}"#,
+            r#"{"type":"team_join","user":{"id":"U1"}}"#,
+        ] {
+            assert_eq!(event(other).channel_id(), None, "{other}");
+        }
+        // A channel of any shape never makes a frame malformed.
+        assert_eq!(
+            event(r#"{"type":"x","channel":{"id":"C2","nested":[1,{"a":null}]}}"#).kind(),
+            "x"
+        );
+    }
+
+    #[test]
     fn plain_names_are_borrowed_not_copied() {
         // The fast path: `type`/`subtype` without escapes are located in the received buffer,
         // which the event keeps as is (same allocation, nothing appended).
@@ -223,14 +313,23 @@ mod tests {
             panic!("not an event")
         };
         assert_eq!(e.text.as_ptr(), ptr);
-        assert_eq!(e.json_end as usize, e.text.len());
+        assert_eq!(e.json().as_ptr(), ptr);
+        assert_eq!(e.json().len(), e.text.len());
         assert_eq!((e.kind(), e.subtype()), ("message", Some("bot_message")));
-        // An escaped name takes the slow path and still reads back unescaped.
-        let Frame::Event(e) = classify(Utf8Bytes::from_static(r#"{"type":"hell\u006f"}"#)) else {
+        // An escaped name takes the slow path and still reads back unescaped, in front of the
+        // JSON, which reads back exactly as sent.
+        let frame = r#"{"type":"hell\u006f","subtype":"b\u006ft","channel":"C1"}"#;
+        let Frame::Event(e) = classify(Utf8Bytes::from_static(frame)) else {
             panic!()
         };
-        assert!((e.json_end as usize) < e.text.len());
-        assert_eq!(e.kind(), "hello");
+        assert!(e.json().len() < e.text.len());
+        assert_eq!((e.kind(), e.subtype(), e.json()), ("hello", Some("bot"), frame));
+        // Only the type escaped, with an empty subtype: still told apart from the JSON.
+        let frame = r#"{"type":"\u0078","subtype":""}"#;
+        let Frame::Event(e) = classify(Utf8Bytes::from_static(frame)) else {
+            panic!()
+        };
+        assert_eq!((e.kind(), e.subtype(), e.json()), ("x", Some(""), frame));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 mod envelope;
 
-use std::{fmt, ops::Range, sync::Arc};
+use std::{fmt, num::NonZeroU32, sync::Arc};
 
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -20,11 +20,13 @@ use crate::{Envelope, ParseError};
 /// `kind()` and `subtype()` are read from it without building a JSON tree.
 #[derive(Clone)]
 pub struct Event {
+    /// The frame as received; or, on the rare path for an escaped `type` or `subtype`, their
+    /// unescaped text followed by the frame (see [`Event::json`]).
     text: Utf8Bytes,
-    /// End of the JSON inside `text` (only the rare escaped-name path stores more after it).
-    json_end: u32,
-    kind: Range<u32>,
-    subtype: Option<Range<u32>>,
+    kind: Loc,
+    subtype: Option<Loc>,
+    /// Where `channel` is, when the classifier found it as a plain string.
+    channel: Option<Loc>,
     /// Socket Mode: the envelope it came in (shared by clones; `None` over RTM).
     envelope: Option<Arc<Envelope>>,
 }
@@ -47,17 +49,23 @@ impl Event {
     /// The event's `type`, e.g. `"message"`.
     #[doc(alias = "type")]
     pub fn kind(&self) -> &str {
-        self.slice(&self.kind)
+        self.slice(self.kind)
     }
 
     /// The event's `subtype`, e.g. `Some("bot_message")`, when it has one.
     pub fn subtype(&self) -> Option<&str> {
-        self.subtype.as_ref().map(|r| self.slice(r))
+        self.subtype.map(|at| self.slice(at))
     }
 
     /// The frame's JSON text, exactly as Slack sent it.
     pub fn json(&self) -> &str {
-        self.text.get(..self.json_end as usize).unwrap_or_default()
+        // A value inside the JSON never starts at 0 (that is its `{`): a `type` there was
+        // put in front of the frame, with the `subtype`, each followed by a NUL.
+        let start = match self.kind.start() {
+            0 => self.subtype.unwrap_or(self.kind).end() + 1,
+            _ => 0,
+        };
+        self.text.get(start..).unwrap_or_default()
     }
 
     /// Deserializes the event into any type, e.g. a struct of [`crate::events`] or your own
@@ -112,11 +120,43 @@ impl Event {
         self.envelope.as_ref()
     }
 
-    fn slice(&self, range: &Range<u32>) -> &str {
-        // Ranges are computed from this very text in `envelope::classify`.
-        self.text
-            .get(range.start as usize..range.end as usize)
-            .unwrap_or_default()
+    /// The event's `channel` when it is a plain string id, as the classifier located it
+    /// (no parse); `None` when absent or of another shape.
+    pub(crate) fn channel_id(&self) -> Option<&str> {
+        self.channel.map(|at| self.slice(at))
+    }
+
+    fn slice(&self, at: Loc) -> &str {
+        // Located in this very text by `envelope::classify`.
+        self.text.get(at.start()..at.end()).unwrap_or_default()
+    }
+}
+
+/// Where a string is inside an event's text: 8 bytes, and so is `Option<Loc>` (the niche of
+/// `NonZeroU32`), which keeps an event within 64 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Loc {
+    /// One past the start (so that a start of 0 can be stored).
+    start_plus_one: NonZeroU32,
+    end: u32,
+}
+
+impl Loc {
+    /// `None` when the range does not fit in a `u32`.
+    pub(crate) fn new(start: usize, end: usize) -> Option<Loc> {
+        let start_plus_one = NonZeroU32::new(u32::try_from(start).ok()?.checked_add(1)?)?;
+        Some(Loc {
+            start_plus_one,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    fn start(self) -> usize {
+        (self.start_plus_one.get() - 1) as usize
+    }
+
+    fn end(self) -> usize {
+        self.end as usize
     }
 }
 
