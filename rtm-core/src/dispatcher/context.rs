@@ -19,12 +19,14 @@ use super::transport::Transport;
 /// unit test with a [`TestContext`](crate::TestContext), and on other transports later. Only
 /// [`client`](Self::client) is RTM-specific.
 ///
-/// Cloning costs a reference count; every handler of one event shares the same context.
+/// Cloning costs two reference counts (the transport's and the event text's), no allocation:
+/// a context is made per event, so it is not itself behind a shared pointer.
 #[derive(Clone)]
 pub struct Context {
-    inner: Arc<Inner>,
+    inner: Inner,
 }
 
+#[derive(Clone)]
 struct Inner {
     transport: Arc<dyn Transport>,
     event: Event,
@@ -42,11 +44,11 @@ impl Context {
     /// The context the dispatcher builds: one reference count on the shared transport.
     pub(crate) fn over(transport: Arc<dyn Transport>, event: Event) -> Context {
         Context {
-            inner: Arc::new(Inner {
+            inner: Inner {
                 transport,
                 event,
                 channel: OnceLock::new(),
-            }),
+            },
         }
     }
 

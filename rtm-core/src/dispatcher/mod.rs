@@ -537,6 +537,7 @@ async fn run_loop<Src: EventSource>(
                 && event.kind() == probe::SYNC_TYPE
             {
                 // Every call for the events before it has been started.
+                tasks.flush();
                 tasks.release_spare();
                 probe.marker_seen();
                 continue;
@@ -560,6 +561,7 @@ async fn run_loop<Src: EventSource>(
                     None => {
                         // Every permit is held. If those handlers await replies, the
                         // source must read on past its full buffer to find them.
+                        tasks.flush();
                         let _blocked = source.reader_blocked();
                         tokio::select! {
                             biased;

@@ -6,6 +6,7 @@
 use std::{
     collections::BTreeMap,
     panic::AssertUnwindSafe,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering::SeqCst},
@@ -14,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use futures::{FutureExt, future::BoxFuture, task::noop_waker_ref};
+use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered, task::noop_waker_ref};
 use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore, mpsc},
     task::{JoinError, JoinSet},
@@ -23,7 +24,12 @@ use tracing::{Instrument, Span, debug, info_span, warn};
 
 use crate::Event;
 
-use super::{Context, HandlerError, ack::AckGuard, handler::BoundHandler, probe::ProbeShared};
+use super::{
+    Context, HandlerError,
+    ack::AckGuard,
+    handler::{BoundHandler, CallFuture},
+    probe::ProbeShared,
+};
 
 /// The user's error hook: the plain one, or the async one that also gets the context.
 #[derive(Clone)]
@@ -81,34 +87,118 @@ impl Job {
         }
     }
 
-    /// Runs the call to completion inside its span; never panics. Errors and panics are
-    /// logged and passed to the hook, and their text returned. The permit is released when
-    /// this returns.
-    pub(crate) async fn run(self, reporter: Reporter) -> Result<(), String> {
-        let Reporter { hook, probe } = reporter;
+    /// Starts the call: a future that runs it to completion inside its span and never
+    /// panics. Errors and panics are logged and passed to the hook, and their text is the
+    /// output. The permit is released when it completes.
+    pub(crate) fn run(self, reporter: Reporter) -> Call {
         let Job {
             handler,
             ctx,
             event,
             span,
             _permit,
-            ack: _ack,
+            ack,
         } = self;
-        // A refcount, not a copy: the type is only needed if the call panics.
-        let panicked_on = event.clone();
-        // Another refcount, only when the hook will want the context.
-        let hook_ctx = matches!(hook, Some(ErrorHook::Async(_))).then(|| ctx.clone());
-        // Extraction (the typed parse) happens here too, on the task, not in the reader.
-        let call = AssertUnwindSafe(async { handler.call(ctx, event).await });
-        let error = match call.catch_unwind().instrument(span.clone()).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(error)) => error,
-            Err(payload) => HandlerError::Panicked {
-                handler: handler.name,
-                event_type: panicked_on.kind().to_owned(),
-                message: panic_message(payload.as_ref()),
-            },
-        };
+        // A refcount, only when the hook will want the context.
+        let hook_ctx = matches!(reporter.hook, Some(ErrorHook::Async(_))).then(|| ctx.clone());
+        // Extraction (the typed parse) happens in the call's first poll, not here.
+        let call = handler.call(ctx, event.clone());
+        Call {
+            state: CallState::Running(call),
+            held: Some(Held {
+                name: handler.name,
+                event,
+                span,
+                reporter,
+                hook_ctx,
+                _permit,
+                _ack: ack,
+            }),
+        }
+    }
+}
+
+/// A started handler call. `Unpin` (the handler's future is boxed already), so that it can
+/// be polled where it starts and then moved to a task without being boxed again.
+pub(crate) struct Call {
+    state: CallState,
+    /// What the call keeps until it has finished; taken when it fails, for the report.
+    held: Option<Held>,
+}
+
+enum CallState {
+    Running(CallFuture),
+    /// It failed; the report (the async hook may take a while) yields the failure's text.
+    Reporting(BoxFuture<'static, String>),
+    Done,
+}
+
+/// A call's span, permit and share of its envelope's ack, and what a report needs.
+struct Held {
+    name: &'static str,
+    /// A refcount, not a copy: its type is only needed if the call panics.
+    event: Event,
+    span: Span,
+    reporter: Reporter,
+    hook_ctx: Option<Context>,
+    _permit: Option<OwnedSemaphorePermit>,
+    _ack: Option<Arc<AckGuard>>,
+}
+
+impl Future for Call {
+    type Output = Result<(), String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let CallState::Running(call) = &mut this.state {
+            let polled = {
+                let _entered = this.held.as_ref().map(|held| held.span.enter());
+                std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx)))
+            };
+            let error = match polled {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(Ok(()))) => {
+                    this.state = CallState::Done;
+                    this.held = None;
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Poll::Ready(Err(error))) => error,
+                Err(payload) => HandlerError::Panicked {
+                    handler: this.held.as_ref().map_or("?", |held| held.name),
+                    event_type: this
+                        .held
+                        .as_ref()
+                        .map(|held| held.event.kind().to_owned())
+                        .unwrap_or_default(),
+                    message: panic_message(payload.as_ref()),
+                },
+            };
+            this.state = match this.held.take() {
+                Some(held) => CallState::Reporting(held.report(error).boxed()),
+                None => CallState::Done,
+            };
+        }
+        match &mut this.state {
+            CallState::Reporting(report) => {
+                let failure = std::task::ready!(report.poll_unpin(cx));
+                this.state = CallState::Done;
+                Poll::Ready(Err(failure))
+            }
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl Held {
+    /// Logs `error`, passes it to the probe and the hook, and returns its text; the permit
+    /// and the ack share are released when this is done.
+    async fn report(self, error: HandlerError) -> String {
+        let Held {
+            span,
+            reporter: Reporter { hook, probe },
+            hook_ctx,
+            ..
+        } = self;
         span.in_scope(|| {
             warn!(handler = error.handler(), event.type = error.event_type(), %error, "handler failed");
         });
@@ -139,7 +229,7 @@ impl Job {
             }
             _ => {}
         }
-        Err(failure)
+        failure
     }
 }
 
@@ -160,10 +250,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// A started handler call: [`Job::run`], boxed so that it can be polled where it starts and
-/// still be moved to a task if it has to wait.
-type Call = BoxFuture<'static, ()>;
-
 /// Polls `call` once, here, and hands it back if it has to wait.
 ///
 /// The poll uses a waker that does nothing: whatever the call registered it with is
@@ -177,8 +263,8 @@ type Call = BoxFuture<'static, ()>;
 /// caught it, so it can never unwind into the dispatcher's read loop.
 fn start(mut call: Call) -> Option<Call> {
     let mut cx = std::task::Context::from_waker(noop_waker_ref());
-    match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
-        Ok(Poll::Ready(())) => None,
+    match std::panic::catch_unwind(AssertUnwindSafe(|| call.poll_unpin(&mut cx))) {
+        Ok(Poll::Ready(_)) => None,
         Ok(Poll::Pending) => Some(call),
         Err(payload) => {
             warn!(
@@ -189,6 +275,12 @@ fn start(mut call: Call) -> Option<Call> {
         }
     }
 }
+
+/// Concurrent calls that had to wait and were started together (one read's batch) share a
+/// task, up to this many: a reply to each still wakes only its own call, but the scheduler
+/// sees one task per group, so a burst costs a few spawns and wake-ups instead of one each.
+/// Small enough that a handler which hogs its thread holds up few others.
+const CALLS_PER_TASK: usize = 16;
 
 /// A queue whose calls run one after another, in the order they were queued.
 struct Lane {
@@ -207,6 +299,9 @@ pub(crate) struct Tasks {
     reporter: Reporter,
     /// Permits taken by [`Tasks::wait_permits`] and not handed out yet.
     spare: Option<OwnedSemaphorePermit>,
+    /// Concurrent calls that have to wait, not yet on a task; [`Tasks::flush`] hands them
+    /// to one before the reader waits for anything.
+    waiting: Vec<Call>,
 }
 
 impl Tasks {
@@ -219,6 +314,7 @@ impl Tasks {
             lanes: Lanes::new(),
             reporter,
             spare: None,
+            waiting: Vec::new(),
         }
     }
 
@@ -274,19 +370,48 @@ impl Tasks {
     }
 
     fn call(&self, job: Job) -> Call {
-        job.run(self.reporter.clone()).map(drop).boxed()
+        job.run(self.reporter.clone())
     }
 
     /// Runs `job` concurrently with every other call: here, if it finishes on its first
-    /// poll, else on a task of its own.
+    /// poll, else on a task it shares with the other calls of its batch that had to wait
+    /// (see [`CALLS_PER_TASK`]), once [`flush`](Self::flush) hands them over.
     pub(crate) fn spawn(&mut self, job: Job) {
         if let Some(call) = start(self.call(job)) {
-            self.spawn_call(call);
+            self.waiting.push(call);
+            if self.waiting.len() == CALLS_PER_TASK {
+                self.flush();
+            }
+        }
+    }
+
+    /// Hands the calls waiting since the last flush to a task. Their first poll was here
+    /// (with a waker that does nothing), so until then nothing wakes them: the reader must
+    /// flush before it awaits anything, or they (and the permits they hold) would be stuck.
+    pub(crate) fn flush(&mut self) {
+        match self.waiting.len() {
+            0 => {}
+            1 => {
+                if let Some(call) = self.waiting.pop() {
+                    self.spawn_call(call);
+                }
+            }
+            _ => {
+                let calls: FuturesUnordered<_> = self
+                    .waiting
+                    .drain(..)
+                    .map(|call| AssertUnwindSafe(call).catch_unwind())
+                    .collect();
+                self.set.spawn(run_together(calls));
+                if self.set.len() > 2 * self.limit {
+                    self.join_finished();
+                }
+            }
         }
     }
 
     fn spawn_call(&mut self, call: Call) {
-        self.set.spawn(call);
+        self.set.spawn(call.map(drop));
         // A finished task keeps its memory until it is joined; a batch may hold tens of
         // thousands of events, so collect finished ones as we go, not only between batches.
         if self.set.len() > 2 * self.limit {
@@ -351,12 +476,14 @@ impl Tasks {
 
     /// Collects finished tasks and closes idle lanes, so neither grows without bound.
     pub(crate) fn reap(&mut self) {
+        self.flush();
         self.join_finished();
         self.lanes.retain(|_, lane| lane.pending.load(SeqCst) > 0);
     }
 
     /// Waits for every queued and running call up to `timeout`, then aborts what is left.
     pub(crate) async fn drain(mut self, timeout: Duration) {
+        self.flush();
         self.spare = None;
         // Closing the lanes lets each worker finish its queue and end.
         self.lanes.clear();
@@ -382,6 +509,19 @@ impl Tasks {
                 "handlers still running at the shutdown deadline were aborted"
             );
             self.set.shutdown().await;
+        }
+    }
+}
+
+/// Runs calls side by side on one task until all have finished; one call's panic ends only
+/// that call.
+async fn run_together(mut calls: FuturesUnordered<futures::future::CatchUnwind<AssertUnwindSafe<Call>>>) {
+    while let Some(result) = calls.next().await {
+        if let Err(payload) = result {
+            warn!(
+                panic = panic_message(payload.as_ref()),
+                "a dispatcher task panicked"
+            );
         }
     }
 }
@@ -531,6 +671,7 @@ mod tests {
         // poll it again so that opening the gate wakes it.
         let job = calls.job(1);
         calls.tasks.spawn(job);
+        calls.tasks.flush();
         assert_eq!(calls.tasks.set.len(), 1);
         calls.settle().await;
         assert!(calls.done().len() == 1, "still waiting for its gate");
@@ -540,6 +681,112 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(calls.done(), vec![0, 1]);
+    }
+
+    #[tokio::test]
+    async fn waiting_calls_of_a_batch_share_a_task_and_each_finishes_when_woken() {
+        let mut calls = Calls::new();
+        // 1, 3, .. 29 wait: the 16th to wait fills a task; the rest go to a second one at
+        // the flush. The even ones finish where they start.
+        for n in 0..30 {
+            let job = calls.job(n);
+            calls.tasks.spawn(job);
+        }
+        assert_eq!(calls.tasks.set.len(), 0, "fewer waiting calls than a task takes");
+        calls.tasks.flush();
+        assert_eq!(calls.tasks.set.len(), 1, "15 waiting calls, one task");
+        assert_eq!(calls.tasks.in_flight(), 15, "each waiting call keeps its permit");
+        for n in 30..34 {
+            let job = calls.job(n);
+            calls.tasks.spawn(job);
+        }
+        calls.tasks.flush();
+        assert_eq!(calls.tasks.set.len(), 2);
+        // Each gate wakes its own call only, in any order.
+        for n in [31, 7, 19, 1] {
+            let _ = calls.gates.remove(&n).unwrap().send(());
+            for _ in 0..100 {
+                if calls.done().contains(&n) {
+                    break;
+                }
+                calls.settle().await;
+            }
+            assert!(calls.done().contains(&n), "{n} woken");
+        }
+        assert_eq!(calls.tasks.in_flight(), 13);
+        for (_, gate) in calls.gates.drain() {
+            let _ = gate.send(());
+        }
+        let tasks = std::mem::replace(&mut calls.tasks, Tasks::new(1, Reporter::default()));
+        tokio::time::timeout(Duration::from_secs(5), tasks.drain(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        let mut done = calls.done();
+        done.sort_unstable();
+        assert_eq!(done, (0..34).collect::<Vec<_>>());
+    }
+
+    /// An error whose `Display` panics: reporting it panics outside the handler's guard.
+    #[derive(Debug)]
+    struct Nasty;
+    impl std::fmt::Display for Nasty {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("this error cannot be displayed")
+        }
+    }
+    impl std::error::Error for Nasty {}
+
+    /// Tasks whose reporter displays every failure (a probe records them as text).
+    fn displaying_tasks() -> Tasks {
+        let probe = super::super::DispatcherProbe::new();
+        Tasks::new(
+            8,
+            Reporter {
+                hook: None,
+                probe: Some(probe.shared()),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_one_call_of_a_shared_task_leaves_the_others_running() {
+        let mut tasks = displaying_tasks();
+        let event = Event::from_json(r#"{"type":"message","channel":"C1"}"#).unwrap();
+        let ctx = crate::TestContext::new(event.clone()).context();
+        // Waits, then fails with an error whose report panics.
+        let failing = super::super::handler::ErasedHandler::<()>::new(|_event: Event| async {
+            tokio::task::yield_now().await;
+            Err::<(), super::super::BoxError>(Box::new(Nasty))
+        })
+        .bind(Arc::new(()));
+        let (open, gate) = tokio::sync::oneshot::channel::<()>();
+        let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+        let gate = Arc::new(std::sync::Mutex::new(Some((gate, done_tx))));
+        let waiting = super::super::handler::ErasedHandler::<()>::new(move |_event: Event| {
+            let parts = gate.lock().unwrap().take();
+            async move {
+                if let Some((gate, done)) = parts {
+                    let _ = gate.await;
+                    let _ = done.send(());
+                }
+            }
+        })
+        .bind(Arc::new(()));
+        for handler in [&failing, &waiting] {
+            let permit = tasks.try_permit().unwrap();
+            tasks.spawn(Job::new(handler, &ctx, &event, Some(permit), None));
+        }
+        tasks.flush();
+        assert_eq!(tasks.set.len(), 1, "both calls on one task");
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(tasks.in_flight(), 1, "the failed call gave its permit back");
+        let _ = open.send(());
+        tokio::time::timeout(Duration::from_secs(5), done)
+            .await
+            .expect("the other call still ran")
+            .unwrap();
     }
 
     #[tokio::test]
@@ -574,23 +821,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_outside_the_handler_never_reaches_the_read_loop() {
-        #[derive(Debug)]
-        struct Nasty;
-        impl std::fmt::Display for Nasty {
-            fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                panic!("this error cannot be displayed")
-            }
-        }
-        impl std::error::Error for Nasty {}
-
         // The probe records every failure as text, so it displays the error: outside the
         // handler's own panic guard, on the dispatcher's thread when the call runs inline.
-        let probe = super::super::DispatcherProbe::new();
-        let reporter = Reporter {
-            hook: None,
-            probe: Some(probe.shared()),
-        };
-        let mut tasks = Tasks::new(4, reporter);
+        let mut tasks = displaying_tasks();
         let handler = super::super::handler::ErasedHandler::<()>::new(|_event: Event| async {
             Err::<(), super::super::BoxError>(Box::new(Nasty))
         })
