@@ -20,7 +20,7 @@ use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore, mpsc},
     task::{JoinError, JoinSet},
 };
-use tracing::{Instrument, Span, debug, info_span, warn};
+use tracing::{Instrument, Span, debug, debug_span, warn};
 
 use crate::Event;
 
@@ -76,7 +76,9 @@ impl Job {
         permit: Option<OwnedSemaphorePermit>,
         ack: Option<Arc<AckGuard>>,
     ) -> Job {
-        let span = info_span!("rtm_handler", handler = handler.name, event.type = %event.kind());
+        // DEBUG, as per-request spans usually are: at INFO, a subscriber would record one per
+        // event (see `RtmDispatcher`'s docs).
+        let span = debug_span!("rtm_handler", handler = handler.name, event.type = %event.kind());
         Job {
             handler: handler.clone(),
             ctx: ctx.clone(),
