@@ -1,7 +1,12 @@
 //! Shared helpers for the integration tests: an emulator per test, a client configured with
 //! short intervals, and a bound on every wait.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    io::Write,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use rtm_core::{ClientConfig, ClientConfigBuilder, Event, RtmClient, emulator::Emulator};
 
@@ -22,6 +27,46 @@ pub fn init_tracing() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+}
+
+/// Collects everything a `tracing` subscriber writes.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// A subscriber writing here at `max_level` and above, the default on this thread until
+    /// the guard drops (a current-thread runtime's tasks all run on it).
+    pub fn install(max_level: tracing::Level) -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+        let captured = CapturedLogs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(max_level)
+            .with_ansi(false)
+            .with_writer({
+                let captured = captured.clone();
+                move || captured.clone()
+            })
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// What was written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Starts an emulator with default settings.

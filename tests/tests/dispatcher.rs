@@ -15,7 +15,7 @@ use rtm_core::{
     events::{Message, TeamJoin},
     rtm_event,
 };
-use rtm_tests::{connect, emulator, eventually, within};
+use rtm_tests::{CapturedLogs, connect, emulator, eventually, within};
 use serde_json::json;
 use tokio::{
     sync::{Semaphore, mpsc, oneshot},
@@ -810,4 +810,48 @@ async fn probe_waits_for_every_call_and_reports_failures() {
     );
     assert_eq!(handled.load(SeqCst), 4);
     running.stop().await.expect("clean shutdown");
+}
+
+/// The line a handler logs at INFO, with a subscriber at `level` that outlives the runtime
+/// (so that every span, the connection's included, closes where it was opened).
+fn handler_log_line(level: tracing::Level) -> String {
+    let (logs, _guard) = CapturedLogs::install(level);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (emulator, client) = setup().await;
+        let (tx, mut joined) = recorder();
+        let dispatcher = RtmDispatcher::new(client).on(Route::new("team_join"), move |_: TeamJoin| {
+            let tx = tx.clone();
+            async move {
+                tracing::info!("welcoming the new member");
+                let _ = tx.send(());
+            }
+        });
+        let running = Running::start(dispatcher);
+        emulator.push(team_join("U0NEW"));
+        next(&mut joined).await;
+        running.stop().await.unwrap();
+    });
+    drop(runtime);
+    let text = logs.text();
+    text.lines()
+        .find(|line| line.contains("welcoming the new member"))
+        .unwrap_or_else(|| panic!("the handler's log at {level}: {text}"))
+        .to_owned()
+}
+
+#[test]
+fn a_handlers_logs_carry_its_span_when_rtm_core_logs_at_debug() {
+    // The span names the handler's event type; it is at DEBUG, so that a subscriber
+    // recording INFO does not pay for a span per event.
+    let line = handler_log_line(tracing::Level::DEBUG);
+    assert!(
+        line.contains("rtm_handler{") && line.contains("event.type=team_join"),
+        "{line}"
+    );
+    let line = handler_log_line(tracing::Level::INFO);
+    assert!(!line.contains("rtm_handler{"), "{line}");
 }

@@ -1,7 +1,6 @@
 //! The Web API client against the bundled emulator: each helper's encoding and fields on the
 //! wire, typed answers, pagination, rate limits, retries, errors, and the token kept secret.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 use rtm_core::emulator::{Emulator, PostVia, WebCall, WebFault};
 use rtm_core::web::{Message, Pacing, PostMessage, RetryPolicy, WebClientBuilder};
 use rtm_core::{WebClient, WebError};
-use rtm_tests::{WAIT, connect, emulator, read_events, within};
+use rtm_tests::{CapturedLogs, WAIT, connect, emulator, read_events, within};
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "C0GENERAL";
@@ -456,34 +455,11 @@ async fn slack_errors_are_typed_and_final() {
     );
 }
 
-/// Collects everything a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_token_is_in_no_debug_log_or_error() {
     const SECRET: &str = "SECRETSECRET";
     let token = format!("xoxb-1234-{SECRET}");
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer({
-            let captured = captured.clone();
-            move || captured.clone()
-        })
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = CapturedLogs::install(tracing::Level::TRACE);
 
     let emu = Emulator::builder().token(&token).start().await.unwrap();
     let builder = WebClient::builder(token.as_str())
@@ -554,7 +530,7 @@ async fn the_token_is_in_no_debug_log_or_error() {
     for text in &shown {
         assert!(!text.contains(SECRET), "token leaked: {text}");
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("web api call"), "logs were captured: {logs}");
     assert!(!logs.contains(SECRET), "token leaked into logs");
 }
