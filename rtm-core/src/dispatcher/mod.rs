@@ -564,7 +564,6 @@ async fn run_loop<Src: EventSource>(
                     None => {
                         // Every permit is held. If those handlers await replies, the
                         // source must read on past its full buffer to find them.
-                        tasks.flush();
                         let _blocked = source.reader_blocked();
                         tokio::select! {
                             biased;

@@ -105,9 +105,9 @@ impl Job {
         let hook_ctx = matches!(reporter.hook, Some(ErrorHook::Async(_))).then(|| ctx.clone());
         // Extraction (the typed parse) happens in the call's first poll, not here.
         let call = handler.call(ctx, event.clone());
-        Call {
-            state: CallState::Running(call),
-            held: Some(Held {
+        Call(CallState::Running {
+            call,
+            held: Held {
                 name: handler.name,
                 event,
                 span,
@@ -115,21 +115,25 @@ impl Job {
                 hook_ctx,
                 _permit,
                 _ack: ack,
-            }),
-        }
+            },
+        })
     }
 }
 
 /// A started handler call. `Unpin` (the handler's future is boxed already), so that it can
 /// be polled where it starts and then moved to a task without being boxed again.
-pub(crate) struct Call {
-    state: CallState,
-    /// What the call keeps until it has finished; taken when it fails, for the report.
-    held: Option<Held>,
-}
+pub(crate) struct Call(CallState);
 
+// Every call starts `Running` and most end there: boxing that variant would cost the
+// allocation per call this type exists to save.
+#[allow(clippy::large_enum_variant)]
 enum CallState {
-    Running(CallFuture),
+    /// The handler runs; `held` is kept until it has finished (dropped after the handler's
+    /// future), or moves into the report.
+    Running {
+        call: CallFuture,
+        held: Held,
+    },
     /// It failed; the report (the async hook may take a while) yields the failure's text.
     Reporting(BoxFuture<'static, String>),
     Done,
@@ -151,39 +155,33 @@ impl Future for Call {
     type Output = Result<(), String>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if let CallState::Running(call) = &mut this.state {
+        let state = &mut self.0;
+        if let CallState::Running { call, held } = state {
             let polled = {
-                let _entered = this.held.as_ref().map(|held| held.span.enter());
+                let _entered = held.span.enter();
                 std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx)))
             };
             let error = match polled {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(Ok(()))) => {
-                    this.state = CallState::Done;
-                    this.held = None;
+                    *state = CallState::Done;
                     return Poll::Ready(Ok(()));
                 }
                 Ok(Poll::Ready(Err(error))) => error,
                 Err(payload) => HandlerError::Panicked {
-                    handler: this.held.as_ref().map_or("?", |held| held.name),
-                    event_type: this
-                        .held
-                        .as_ref()
-                        .map(|held| held.event.kind().to_owned())
-                        .unwrap_or_default(),
+                    handler: held.name,
+                    event_type: held.event.kind().to_owned(),
                     message: panic_message(payload.as_ref()),
                 },
             };
-            this.state = match this.held.take() {
-                Some(held) => CallState::Reporting(held.report(error).boxed()),
-                None => CallState::Done,
-            };
+            if let CallState::Running { held, .. } = std::mem::replace(state, CallState::Done) {
+                *state = CallState::Reporting(held.report(error).boxed());
+            }
         }
-        match &mut this.state {
+        match state {
             CallState::Reporting(report) => {
                 let failure = std::task::ready!(report.poll_unpin(cx));
-                this.state = CallState::Done;
+                *state = CallState::Done;
                 Poll::Ready(Err(failure))
             }
             _ => Poll::Ready(Ok(())),
@@ -341,6 +339,8 @@ impl Tasks {
     /// per handler saves a cross-thread wake-up per event under load; `wanted` is the
     /// number of calls waiting, so a lone call still waits for one permit only.
     pub(crate) async fn wait_permits(&mut self, wanted: usize) -> OwnedSemaphorePermit {
+        // The calls waiting to be handed to a task hold permits and can only finish there.
+        self.flush();
         let n = wanted.clamp(1, (self.limit / 8).max(1));
         let n = u32::try_from(n).unwrap_or(1);
         let mut permits = match Arc::clone(&self.permits).acquire_many_owned(n).await {
