@@ -49,10 +49,15 @@ pub(crate) trait Connector: Send + Sync + 'static {
 /// (the client then reconnects); nothing is buffered beyond this.
 pub(crate) const MAX_INBOUND_FRAME: usize = 16 * 1024 * 1024;
 
-/// Read buffer per connection: most frames are far smaller, and an idle connection's memory
-/// is mostly this buffer (8 KiB measured 31 KiB per idle connection against 39 KiB with 16,
-/// with no change in throughput). Larger frames still arrive whole, over several reads.
-const READ_BUFFER: usize = 8 * 1024;
+/// Read buffer per connection, which is also the most one read takes from the socket. Most
+/// frames are far smaller. tungstenite zeroes the part it reads into before every read (every
+/// poll of the socket is one), so an idle connection pays for it several times per keepalive
+/// probe, in cache lines no other connection shares. With 10,000 idle connections, 2 KiB
+/// instead of 8 KiB took idle CPU from 5.8 to 5.0 % of a core and memory from 22 to 18 KiB per
+/// connection (medians of three runs), with no loss of throughput or latency in a burst
+/// (about six typical events per read instead of twenty-four). Larger frames still arrive
+/// whole, over several reads.
+const READ_BUFFER: usize = 2 * 1024;
 
 /// What a dial needs; shared by the connection task and its in-flight attempts.
 pub(crate) struct Dialer<P> {
