@@ -50,7 +50,7 @@ fn expand(source: Source, args: TokenStream, item: TokenStream) -> TokenStream {
     validate::routes(&routes, &mut errors);
     validate::signature(&function.sig, &mut errors);
     match errors.finish() {
-        Ok(()) => handler(&function, &routes),
+        Ok(()) => handler(&function, &routes, &stacked),
         Err(error) => fallback(error, &function),
     }
 }
@@ -121,8 +121,11 @@ fn proxy(function: &ItemFn) -> TokenStream {
 /// signature it needs (the event type, the return type, the function's name for `Send`). A
 /// mistake is then reported once, there, instead of a second time as "not a handler" at a
 /// method the user never called.
-fn handler(function: &ItemFn, routes: &[RouteArgs]) -> TokenStream {
+fn handler(function: &ItemFn, routes: &[RouteArgs], stacked: &[Attribute]) -> TokenStream {
     let name = &function.sig.ident;
+    // A stacked attribute is taken over here and never expands, so the import its name came
+    // through would look unused to the compiler: name it once more.
+    let stacked = stacked.iter().map(Attribute::path);
     let cfgs = cfgs(function);
     let proxy = proxy(function);
     let types: Vec<&Type> = function
@@ -149,6 +152,7 @@ fn handler(function: &ItemFn, routes: &[RouteArgs]) -> TokenStream {
         #proxy
         #(#cfgs)*
         const _: () = {
+            #(#[allow(unused_imports)] use #stacked as _;)*
             impl<__S> ::rtm_core::AnnotatedHandler<__S> for #name
             where
                 __S: ::core::marker::Send + ::core::marker::Sync + 'static,
@@ -376,7 +380,14 @@ mod tests {
             expanded.contains("type __Route0 = :: rtm_core :: __private :: event_catalog :: message ;"),
             "{expanded}"
         );
-        assert!(!expanded.contains("rtm_event"), "stacked attributes are consumed");
+        assert!(
+            !expanded.contains("# [rtm_event"),
+            "stacked attributes are consumed: {expanded}"
+        );
+        assert!(
+            expanded.contains("# [allow (unused_imports)] use rtm_event as _ ;"),
+            "the stacked attribute's name is still used: {expanded}"
+        );
     }
 
     #[test]
