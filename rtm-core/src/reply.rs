@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::{sync::oneshot, time::Instant};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::SendError;
+use crate::{SendError, event::Loc};
 
 /// Slack's `ok: true` reply to a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct Reply {
 /// one timer per connection instead of one allocation and two timer-wheel operations per
 /// send.
 pub(crate) struct ReplySlot {
-    tx: oneshot::Sender<Result<Utf8Bytes, SendError>>,
+    tx: oneshot::Sender<Result<RawReply, SendError>>,
     pub(crate) deadline: Instant,
 }
 
@@ -54,7 +54,7 @@ impl ReplySlot {
     }
 
     /// Resolves the caller's future; `false` when it was dropped.
-    pub(crate) fn send(self, result: Result<Utf8Bytes, SendError>) -> bool {
+    pub(crate) fn send(self, result: Result<RawReply, SendError>) -> bool {
         self.tx.send(result).is_ok()
     }
 }
@@ -75,11 +75,12 @@ pub struct ReplyFuture {
 
 enum Inner {
     Waiting {
-        rx: oneshot::Receiver<Result<Utf8Bytes, SendError>>,
+        rx: oneshot::Receiver<Result<RawReply, SendError>>,
     },
     /// Resolved by a task running a transport's own future ([`ReplyFuture::spawn`]).
     Spawned(oneshot::Receiver<Result<Reply, SendError>>),
-    Failed(Option<SendError>),
+    /// Known before it was returned; `None` once taken.
+    Ready(Option<Result<Reply, SendError>>),
 }
 
 impl Reply {
@@ -109,8 +110,13 @@ impl ReplyFuture {
     }
 
     pub(crate) fn failed(error: SendError) -> Self {
+        ReplyFuture::ready(Err(error))
+    }
+
+    /// A future that resolves at once with `result`.
+    pub(crate) fn ready(result: Result<Reply, SendError>) -> Self {
         ReplyFuture {
-            inner: Inner::Failed(Some(error)),
+            inner: Inner::Ready(Some(result)),
         }
     }
 }
@@ -126,9 +132,9 @@ impl Future for ReplyFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.inner {
-            Inner::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(SendError::Closed))),
+            Inner::Ready(result) => Poll::Ready(result.take().unwrap_or(Err(SendError::Closed))),
             Inner::Waiting { rx } => Pin::new(rx).poll(cx).map(|result| match result {
-                Ok(Ok(text)) => parse_reply(&text),
+                Ok(Ok(raw)) => raw.into_reply(),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(SendError::Closed),
             }),
@@ -139,18 +145,25 @@ impl Future for ReplyFuture {
     }
 }
 
-#[derive(Deserialize)]
-struct ReplyBody {
+/// Where a reply's fields are in its frame, as the classifier found them while it looked
+/// for `reply_to`: each location is the raw JSON value (`null` counts as absent).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReplyFields {
+    pub(crate) reply_to: u64,
     /// Absent in a `pong` answering an application's own `ping`: that is a success.
-    #[serde(default)]
-    ok: Option<bool>,
-    reply_to: u64,
-    #[serde(default)]
-    ts: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    error: Option<ReplyError>,
+    pub(crate) ok: Option<bool>,
+    pub(crate) ts: Option<Loc>,
+    pub(crate) text: Option<Loc>,
+    pub(crate) error: Option<Loc>,
+}
+
+/// A reply frame on its way to the send that waits for it. The frame was scanned once, by
+/// the classifier; the [`Reply`] is built from the few values located in it, by the future
+/// that receives it (and only if one still waits).
+#[derive(Debug)]
+pub(crate) struct RawReply {
+    frame: Utf8Bytes,
+    fields: ReplyFields,
 }
 
 #[derive(Deserialize)]
@@ -161,23 +174,53 @@ struct ReplyError {
     msg: String,
 }
 
-fn parse_reply(text: &str) -> Result<Reply, SendError> {
-    let body: ReplyBody = serde_json::from_str(text).map_err(|e| SendError::MalformedReply(e.to_string()))?;
-    if body.ok.unwrap_or(body.error.is_none()) {
-        Ok(Reply {
-            reply_to: body.reply_to,
-            ts: body.ts,
-            text: body.text,
+impl RawReply {
+    pub(crate) fn new(frame: Utf8Bytes, fields: ReplyFields) -> RawReply {
+        RawReply { frame, fields }
+    }
+
+    /// The id of the frame this answers.
+    pub(crate) fn reply_to(&self) -> u64 {
+        self.fields.reply_to
+    }
+
+    /// Slack's verdict: the reply, or the error it carries.
+    fn into_reply(self) -> Result<Reply, SendError> {
+        let ReplyFields {
+            reply_to,
+            ok,
+            ts,
+            text,
+            error,
+        } = self.fields;
+        if ok.unwrap_or(error.is_none()) {
+            Ok(Reply {
+                reply_to,
+                ts: self.field("ts", ts)?,
+                text: self.field("text", text)?,
+            })
+        } else {
+            let error = self.field::<ReplyError>("error", error)?.unwrap_or(ReplyError {
+                code: 0,
+                msg: "no error given".into(),
+            });
+            Err(SendError::Slack {
+                code: error.code,
+                msg: error.msg,
+            })
+        }
+    }
+
+    fn field<T: for<'de> Deserialize<'de>>(
+        &self,
+        name: &str,
+        at: Option<Loc>,
+    ) -> Result<Option<T>, SendError> {
+        at.map(|at| {
+            serde_json::from_str(at.slice(&self.frame))
+                .map_err(|e| SendError::MalformedReply(format!("`{name}`: {e}")))
         })
-    } else {
-        let error = body.error.unwrap_or(ReplyError {
-            code: 0,
-            msg: "no error given".into(),
-        });
-        Err(SendError::Slack {
-            code: error.code,
-            msg: error.msg,
-        })
+        .transpose()
     }
 }
 
@@ -185,16 +228,62 @@ fn parse_reply(text: &str) -> Result<Reply, SendError> {
 mod tests {
     use super::*;
 
+    use crate::event::{Frame, classify};
+
+    /// What a send waiting for `frame` resolves with.
+    fn reply(frame: &'static str) -> Result<Reply, SendError> {
+        match classify(Utf8Bytes::from_static(frame)) {
+            Frame::Reply(raw) | Frame::Pong(Some(raw)) => raw.into_reply(),
+            other => panic!("not a reply: {other:?}"),
+        }
+    }
+
     #[test]
     fn parses_ok_and_error_replies() {
-        let r =
-            parse_reply(r#"{"ok":true,"reply_to":1,"ts":"1355517523.000005","text":"Hello world"}"#).unwrap();
+        let r = reply(r#"{"ok":true,"reply_to":1,"ts":"1355517523.000005","text":"Hello world"}"#).unwrap();
+        assert_eq!(r.reply_to, 1);
         assert_eq!(r.ts.as_deref(), Some("1355517523.000005"));
-        let e =
-            parse_reply(r#"{"ok":false,"reply_to":1,"error":{"code":2,"msg":"message text is missing"}}"#)
-                .unwrap_err();
-        assert!(matches!(e, SendError::Slack { code: 2, .. }), "{e}");
-        let pong = parse_reply(r#"{"type":"pong","reply_to":4,"time":1}"#).unwrap();
-        assert_eq!(pong.reply_to, 4);
+        assert_eq!(r.text.as_deref(), Some("Hello world"));
+        let e = reply(r#"{"ok":false,"reply_to":1,"error":{"code":2,"msg":"message text is missing"}}"#)
+            .unwrap_err();
+        assert!(
+            matches!(&e, SendError::Slack { code: 2, msg } if msg == "message text is missing"),
+            "{e}"
+        );
+        let e = reply(r#"{"ok":false,"reply_to":1}"#).unwrap_err();
+        assert!(
+            matches!(&e, SendError::Slack { code: 0, msg } if msg == "no error given"),
+            "{e}"
+        );
+        let pong = reply(r#"{"type":"pong","reply_to":4,"time":1}"#).unwrap();
+        assert_eq!((pong.reply_to, pong.ts, pong.text), (4, None, None));
+        // No `ok` but an `error`: a failure.
+        assert!(matches!(
+            reply(r#"{"reply_to":5,"error":{"code":1,"msg":"x"}}"#),
+            Err(SendError::Slack { code: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn values_are_unescaped_and_null_is_absent() {
+        let r =
+            reply(r#"{"ok":true,"reply_to":1,"ts":null,"text":"a \"quote\"\n\u00e9","extra":{"ts":"no"}}"#)
+                .unwrap();
+        assert_eq!(r.ts, None);
+        assert_eq!(r.text.as_deref(), Some("a \"quote\"\n\u{e9}"));
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_a_malformed_reply_naming_it() {
+        let e = reply(r#"{"ok":true,"reply_to":1,"ts":5}"#).unwrap_err();
+        assert!(
+            matches!(&e, SendError::MalformedReply(m) if m.starts_with("`ts`")),
+            "{e}"
+        );
+        let e = reply(r#"{"ok":false,"reply_to":1,"error":"boom"}"#).unwrap_err();
+        assert!(
+            matches!(&e, SendError::MalformedReply(m) if m.starts_with("`error`")),
+            "{e}"
+        );
     }
 }

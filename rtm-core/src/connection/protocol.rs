@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
-use crate::{ConnectionInfo, DisconnectCause, Error, Event};
+use crate::{ConnectionInfo, DisconnectCause, Error, Event, reply::RawReply};
 
 /// A fresh socket URL and what the server told us about the connection.
 pub(crate) struct Opened {
@@ -26,9 +26,9 @@ pub(crate) enum Inbound {
     /// An event for the application.
     Event(Event),
     /// The answer to one of our frames, by the id it was sent with.
-    Reply { reply_to: u64, text: Utf8Bytes },
-    /// The answer to a ping; `reply_to` is the ping's id when the server gave it.
-    Pong { reply_to: Option<u64>, text: Utf8Bytes },
+    Reply(RawReply),
+    /// The answer to a ping; with the ping's id when the server gave it.
+    Pong(Option<RawReply>),
     /// The server will close this socket soon (`goodbye`): open the replacement first. The
     /// event is still handed to the application.
     Retiring(Event),

@@ -6,9 +6,11 @@
 use std::{collections::VecDeque, time::Duration};
 
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::{SendError, reply::ReplySlot};
+use crate::{
+    SendError,
+    reply::{RawReply, ReplySlot},
+};
 
 /// Past this many entries, an emptied table gives its memory back (after a burst).
 const KEEP_CAPACITY: usize = 1024;
@@ -52,9 +54,9 @@ impl Replies {
     }
 
     /// Hands a reply to its sender; returns `false` when nobody waits for it any more.
-    pub(crate) fn resolve(&mut self, reply_to: u64, text: Utf8Bytes) -> bool {
-        match self.take(reply_to) {
-            Some(slot) => slot.send(Ok(text)),
+    pub(crate) fn resolve(&mut self, reply: RawReply) -> bool {
+        match self.take(reply.reply_to()) {
+            Some(slot) => slot.send(Ok(reply)),
             None => false,
         }
     }
@@ -128,7 +130,17 @@ impl Replies {
 
 #[cfg(test)]
 mod tests {
+    use tokio_tungstenite::tungstenite::Utf8Bytes;
+
     use super::*;
+    use crate::event::{Frame, classify};
+
+    fn reply(id: u64) -> RawReply {
+        match classify(Utf8Bytes::from(format!(r#"{{"ok":true,"reply_to":{id}}}"#))) {
+            Frame::Reply(reply) => reply,
+            other => panic!("not a reply: {other:?}"),
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn expires_oldest_first_and_only_when_due() {
@@ -144,7 +156,7 @@ mod tests {
         assert_eq!(pending.next_deadline(), Some(start + timeout));
         pending.expire(start + timeout, timeout);
         assert!(matches!(fa.await, Err(SendError::Timeout(t)) if t == timeout));
-        assert!(pending.resolve(2, Utf8Bytes::from_static(r#"{"ok":true,"reply_to":2}"#)));
+        assert!(pending.resolve(reply(2)));
         assert_eq!(fb.await.unwrap().reply_to, 2);
         assert!(pending.is_empty());
     }
@@ -161,11 +173,10 @@ mod tests {
                 Some(future)
             })
             .collect();
-        let reply = |id: u64| Utf8Bytes::from(format!(r#"{{"ok":true,"reply_to":{id}}}"#));
-        assert!(pending.resolve(6, reply(6)), "from the middle");
-        assert!(!pending.resolve(6, reply(6)), "only once");
-        assert!(!pending.resolve(7, reply(7)), "an id nobody waits for");
-        assert!(pending.resolve(2, reply(2)), "the front");
+        assert!(pending.resolve(reply(6)), "from the middle");
+        assert!(!pending.resolve(reply(6)), "only once");
+        assert!(!pending.resolve(reply(7)), "an id nobody waits for");
+        assert!(pending.resolve(reply(2)), "the front");
         assert_eq!(
             pending.next_deadline(),
             Some(deadline + Duration::from_millis(2)),
@@ -179,7 +190,7 @@ mod tests {
             let result = futures[i].take().unwrap().await;
             assert_eq!(matches!(result, Err(SendError::Timeout(_))), expect_timeout);
         }
-        assert!(pending.resolve(10, reply(10)));
+        assert!(pending.resolve(reply(10)));
         assert!(pending.is_empty());
         assert_eq!(pending.next_deadline(), None);
         assert_eq!(futures[4].take().unwrap().await.unwrap().reply_to, 10);

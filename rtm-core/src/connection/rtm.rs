@@ -46,8 +46,8 @@ impl Protocol for Rtm {
                 },
                 _ => Inbound::Event(event),
             },
-            Frame::Reply { reply_to, text } => Inbound::Reply { reply_to, text },
-            Frame::Pong { reply_to, text } => Inbound::Pong { reply_to, text },
+            Frame::Reply(reply) => Inbound::Reply(reply),
+            Frame::Pong(reply) => Inbound::Pong(reply),
             Frame::Malformed(reason) => Inbound::Malformed(reason),
         }
     }
@@ -98,8 +98,8 @@ mod tests {
         let kind = |json: &'static str| match rtm().classify(Utf8Bytes::from_static(json)) {
             Inbound::Hello(_) => "hello",
             Inbound::Event(_) => "event",
-            Inbound::Reply { .. } => "reply",
-            Inbound::Pong { .. } => "pong",
+            Inbound::Reply(_) => "reply",
+            Inbound::Pong(_) => "pong",
             Inbound::Retiring(_) => "retiring",
             Inbound::Ended(..) => "ended",
             Inbound::Ack { .. } | Inbound::Held { .. } => "ack",

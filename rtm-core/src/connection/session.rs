@@ -245,8 +245,9 @@ impl<C: Connector> Driver<C> {
                     Control::Continue
                 }
             }
-            Inbound::Reply { reply_to, text } => {
-                if !self.outbox.replies.resolve(reply_to, text) {
+            Inbound::Reply(reply) => {
+                let reply_to = reply.reply_to();
+                if !self.outbox.replies.resolve(reply) {
                     debug!(reply_to, "reply to a frame nobody waits for");
                     Counters::bump(&self.shared.counters.unmatched_replies);
                 }
@@ -254,14 +255,11 @@ impl<C: Connector> Driver<C> {
             }
             // A pong to an application's own `ping` resolves its send; any other is the
             // keepalive's, and arriving at all was its job.
-            Inbound::Pong {
-                reply_to: Some(reply_to),
-                text,
-            } => {
-                self.outbox.replies.resolve(reply_to, text);
+            Inbound::Pong(Some(reply)) => {
+                self.outbox.replies.resolve(reply);
                 Control::Continue
             }
-            Inbound::Pong { reply_to: None, .. } => Control::Continue,
+            Inbound::Pong(None) => Control::Continue,
             Inbound::Retiring(event) => {
                 self.deliver(event);
                 Control::Retiring

@@ -8,9 +8,11 @@ use serde::{
     Deserialize, Deserializer,
     de::{IgnoredAny, MapAccess, SeqAccess, Visitor},
 };
+use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::{Event, Loc};
+use crate::reply::{RawReply, ReplyFields};
 
 /// What a text frame from Slack is.
 #[derive(Debug)]
@@ -18,9 +20,9 @@ pub(crate) enum Frame {
     /// A frame with a string `type` (other than `pong`).
     Event(Event),
     /// A reply to one of our frames: `reply_to` and no `type` (or `reply_to` with `ok`).
-    Reply { reply_to: u64, text: Utf8Bytes },
-    /// A `pong` answering one of our pings (`reply_to` is the ping's id when given).
-    Pong { reply_to: Option<u64>, text: Utf8Bytes },
+    Reply(RawReply),
+    /// A `pong` answering one of our pings; with the ping's id when given.
+    Pong(Option<RawReply>),
     /// Not JSON, not an object, or neither `type` nor `reply_to`.
     Malformed(&'static str),
 }
@@ -38,6 +40,28 @@ struct Peek<'a> {
     ok: Option<bool>,
     #[serde(borrow, default)]
     channel: ChannelHint<'a>,
+    // A reply's fields, located here so that the reply is not parsed a second time. Raw
+    // values cost what skipping them would: no allocation, no unescaping.
+    #[serde(borrow, default)]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+impl Peek<'_> {
+    /// The reply's fields, located in `frame` (which was peeked into `self`).
+    fn reply_fields(&self, frame: &str, reply_to: u64) -> ReplyFields {
+        let at = |raw: Option<&RawValue>| raw.and_then(|raw| locate(frame, raw.get()));
+        ReplyFields {
+            reply_to,
+            ok: self.ok,
+            ts: at(self.ts),
+            text: at(self.text),
+            error: at(self.error),
+        }
+    }
 }
 
 /// `channel` when it is a plain string id, located so that handlers find it without parsing
@@ -140,38 +164,32 @@ enum Peeked {
         kind: String,
         subtype: Option<String>,
     },
-    Reply {
-        reply_to: u64,
-    },
-    Pong {
-        reply_to: Option<u64>,
-    },
+    Reply(ReplyFields),
+    Pong(Option<ReplyFields>),
     Malformed(&'static str),
 }
 
 fn peek(text: &str) -> Peeked {
-    let peek: Peek<'_> = match serde_json::from_str(text) {
+    let mut peek: Peek<'_> = match serde_json::from_str(text) {
         Ok(peek) => peek,
         Err(e) if e.is_data() => {
             return Peeked::Malformed("a field has an unexpected type, or the frame is not an object");
         }
         Err(_) => return Peeked::Malformed("not valid JSON"),
     };
-    let Some(kind) = peek.kind else {
+    let Some(kind) = peek.kind.take() else {
         return match peek.reply_to {
-            Some(reply_to) => Peeked::Reply { reply_to },
+            Some(reply_to) => Peeked::Reply(peek.reply_fields(text, reply_to)),
             None => Peeked::Malformed("no `type` and no `reply_to`"),
         };
     };
     if kind.0 == "pong" {
-        return Peeked::Pong {
-            reply_to: peek.reply_to,
-        };
+        return Peeked::Pong(peek.reply_to.map(|reply_to| peek.reply_fields(text, reply_to)));
     }
     // Slack's replies have no `type`, but a server that adds one to a reply (`ok` plus
     // `reply_to`) still answers our send: events never carry `ok`.
     if let (Some(reply_to), Some(_)) = (peek.reply_to, peek.ok) {
-        return Peeked::Reply { reply_to };
+        return Peeked::Reply(peek.reply_fields(text, reply_to));
     }
     let kind_range = kind.borrowed().and_then(|k| locate(text, k));
     let subtype_range = peek
@@ -215,8 +233,8 @@ pub(crate) fn classify(text: Utf8Bytes) -> Frame {
             Err(_) => Frame::Malformed("frame larger than 4 GiB"),
         },
         Peeked::Escaped { kind, subtype } => rebuilt(&kind, subtype.as_deref(), text),
-        Peeked::Reply { reply_to } => Frame::Reply { reply_to, text },
-        Peeked::Pong { reply_to } => Frame::Pong { reply_to, text },
+        Peeked::Reply(fields) => Frame::Reply(RawReply::new(text, fields)),
+        Peeked::Pong(fields) => Frame::Pong(fields.map(|fields| RawReply::new(text, fields))),
         Peeked::Malformed(reason) => Frame::Malformed(reason),
     }
 }
@@ -336,20 +354,21 @@ mod tests {
     fn replies_pongs_and_garbage() {
         assert!(matches!(
             classify(Utf8Bytes::from_static(r#"{"ok":true,"reply_to":7,"ts":"1.2"}"#)),
-            Frame::Reply { reply_to: 7, .. }
+            Frame::Reply(r) if r.reply_to() == 7
         ));
         assert!(matches!(
             classify(Utf8Bytes::from_static(r#"{"type":"pong","reply_to":3,"time":1}"#)),
-            Frame::Pong {
-                reply_to: Some(3),
-                ..
-            }
+            Frame::Pong(Some(r)) if r.reply_to() == 3
+        ));
+        assert!(matches!(
+            classify(Utf8Bytes::from_static(r#"{"type":"pong"}"#)),
+            Frame::Pong(None)
         ));
         assert!(matches!(
             classify(Utf8Bytes::from_static(
                 r#"{"type":"message","ok":false,"reply_to":9}"#
             )),
-            Frame::Reply { reply_to: 9, .. }
+            Frame::Reply(r) if r.reply_to() == 9
         ));
         for bad in [
             "",

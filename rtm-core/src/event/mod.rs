@@ -40,7 +40,7 @@ impl Event {
         match classify(Utf8Bytes::from(text.into())) {
             Frame::Event(event) => Ok(event),
             Frame::Malformed(reason) => Err(crate::Error::Protocol(reason.to_string())),
-            Frame::Reply { .. } | Frame::Pong { .. } => Err(crate::Error::Protocol(
+            Frame::Reply(_) | Frame::Pong(_) => Err(crate::Error::Protocol(
                 "a reply has no `type`, so it is not an event".into(),
             )),
         }
@@ -127,8 +127,7 @@ impl Event {
     }
 
     fn slice(&self, at: Loc) -> &str {
-        // Located in this very text by `envelope::classify`.
-        self.text.get(at.start()..at.end()).unwrap_or_default()
+        at.slice(&self.text)
     }
 }
 
@@ -157,6 +156,12 @@ impl Loc {
 
     fn end(self) -> usize {
         self.end as usize
+    }
+
+    /// The located string; empty if `text` is not the text it was located in (which the
+    /// classifier never does).
+    pub(crate) fn slice(self, text: &str) -> &str {
+        text.get(self.start()..self.end()).unwrap_or_default()
     }
 }
 
