@@ -193,6 +193,19 @@ const CHANGES: &[(&str, &str, &str)] = &[
          events/s equal within noise (medians of 3 runs 0.47/0.47 ms against 0.46/0.67 ms); \
          instructions per event 21,425 → 21,120 (echo_bot), 27,165 → 26,673 (dispatcher).",
     ),
+    (
+        "A reply is scanned once: while the classifier peeks `reply_to` it also locates `ts`, `text` \
+         and `error` (as raw, borrowed JSON values: no allocation, no unescaping), and the reply slot \
+         carries the frame with those locations; the waiting `ReplyFuture` builds its `Reply` from \
+         those few values instead of parsing the whole frame a second time. A value of the wrong type \
+         is still a typed `SendError::MalformedReply`, which now names the field.",
+        "`event/envelope.rs`, `reply.rs`",
+        "instructions per event, `rtm-bench instructions --baseline` (the previous build, same run): \
+         echo_bot 21,111 → 20,671 (−2.1 %; 1.72× → 1.67× the floor), dispatcher 26,723 → 26,253 \
+         (−1.8 %). echo_bot's 100,000-event burst, two 2-run throughput passes each, alternated: \
+         0.54×/0.55× → 0.59×/0.65× the floor's events/s and 2.26×/2.67× → 2.18×/2.17× its CPU per \
+         event, within this machine's run-to-run noise.",
+    ),
 ];
 
 fn changes(w: &mut String) {
