@@ -32,7 +32,7 @@ pub struct Reply {
 /// one timer per connection instead of one allocation and two timer-wheel operations per
 /// send.
 pub(crate) struct ReplySlot {
-    tx: oneshot::Sender<Result<RawReply, SendError>>,
+    tx: oneshot::Sender<SlotResult>,
     pub(crate) deadline: Instant,
 }
 
@@ -55,7 +55,7 @@ impl ReplySlot {
 
     /// Resolves the caller's future; `false` when it was dropped.
     pub(crate) fn send(self, result: Result<RawReply, SendError>) -> bool {
-        self.tx.send(result).is_ok()
+        self.tx.send(result.map_err(Box::new)).is_ok()
     }
 }
 
@@ -75,12 +75,13 @@ pub struct ReplyFuture {
 
 enum Inner {
     Waiting {
-        rx: oneshot::Receiver<Result<RawReply, SendError>>,
+        rx: oneshot::Receiver<SlotResult>,
     },
     /// Resolved by a task running a transport's own future ([`ReplyFuture::spawn`]).
     Spawned(oneshot::Receiver<Result<Reply, SendError>>),
-    /// Known before it was returned; `None` once taken.
-    Ready(Option<Result<Reply, SendError>>),
+    /// Known before it was returned (an error, or a test double's reply); `None` once
+    /// taken. Boxed so that the common, waiting future stays two words.
+    Ready(Option<Box<Result<Reply, SendError>>>),
 }
 
 impl Reply {
@@ -116,7 +117,7 @@ impl ReplyFuture {
     /// A future that resolves at once with `result`.
     pub(crate) fn ready(result: Result<Reply, SendError>) -> Self {
         ReplyFuture {
-            inner: Inner::Ready(Some(result)),
+            inner: Inner::Ready(Some(Box::new(result))),
         }
     }
 }
@@ -132,10 +133,10 @@ impl Future for ReplyFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.inner {
-            Inner::Ready(result) => Poll::Ready(result.take().unwrap_or(Err(SendError::Closed))),
+            Inner::Ready(result) => Poll::Ready(result.take().map_or(Err(SendError::Closed), |r| *r)),
             Inner::Waiting { rx } => Pin::new(rx).poll(cx).map(|result| match result {
                 Ok(Ok(raw)) => raw.into_reply(),
-                Ok(Err(e)) => Err(e),
+                Ok(Err(e)) => Err(*e),
                 Err(_) => Err(SendError::Closed),
             }),
             Inner::Spawned(rx) => Pin::new(rx)
@@ -144,6 +145,10 @@ impl Future for ReplyFuture {
         }
     }
 }
+
+/// What the connection hands a waiting [`ReplyFuture`]. A send in flight holds one in its
+/// channel, so the rare error is boxed: [`SendError`] is several times the size of a reply.
+type SlotResult = Result<RawReply, Box<SendError>>;
 
 /// Where a reply's fields are in its frame, as the classifier found them while it looked
 /// for `reply_to`: each location is the raw JSON value (`null` counts as absent).
@@ -284,6 +289,17 @@ mod tests {
         assert!(
             matches!(&e, SendError::MalformedReply(m) if m.starts_with("`error`")),
             "{e}"
+        );
+    }
+
+    /// Every send in flight holds a future and a slot's channel; a burst holds thousands.
+    #[test]
+    fn a_send_in_flight_stays_small() {
+        assert!(size_of::<ReplyFuture>() <= 16, "{}", size_of::<ReplyFuture>());
+        assert!(
+            size_of::<SlotResult>() <= size_of::<RawReply>() + 8,
+            "{}",
+            size_of::<SlotResult>()
         );
     }
 }
