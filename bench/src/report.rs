@@ -217,6 +217,16 @@ const CHANGES: &[(&str, &str, &str)] = &[
          alternated with the previous build; events/s and CPU per event alike (229,000–366,000 \
          against 226,000–298,000; 3.3–4.7 against 3.6–4.7 µs).",
     ),
+    (
+        "A Web API call that waits for a request slot (beyond `max_in_flight`) no longer holds room \
+         for the HTTP exchange it has not started: the exchange is boxed once the slot is held, so a \
+         `chat.postMessage` call's future is 600 bytes instead of 1,176 (a test pins it). Under a \
+         Socket Mode burst thousands of posts wait there at once.",
+        "`web/client.rs`",
+        "`socket_echo_bot`, 20,000 envelopes (`rtm-bench socket --clients socket-echo-bot`, 3 runs of \
+         the new build, 3 of the previous, 2 of the new again): peak RSS 95.0–97.9 → 74.8–75.7 MB, \
+         13,600–16,700 → 20,100–24,200 events/s, 80.5–84.0 → 61.0–70.5 µs of CPU per event.",
+    ),
 ];
 
 fn changes(w: &mut String) {
