@@ -204,7 +204,10 @@ const CHANGES: &[(&str, &str, &str)] = &[
          echo_bot 21,111 → 20,671 (−2.1 %; 1.72× → 1.67× the floor), dispatcher 26,723 → 26,253 \
          (−1.8 %). echo_bot's 100,000-event burst, two 2-run throughput passes each, alternated: \
          0.54×/0.55× → 0.59×/0.65× the floor's events/s and 2.26×/2.67× → 2.18×/2.17× its CPU per \
-         event, within this machine's run-to-run noise.",
+         event, within this machine's run-to-run noise. The `read()` loop that drops events measured \
+         6,175–6,185 → 6,548–6,588 instructions per event against the build before this session's \
+         changes (+6 %); taking the reply fields back out of the event peek left it at 6,576, so that \
+         is not the cause, and this session did not find it.",
     ),
     (
         "A send in flight is smaller: the error a reply slot may carry is boxed (a `SendError` is \
