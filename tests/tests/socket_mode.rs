@@ -293,8 +293,21 @@ async fn the_same_rtm_event_handler_runs_over_rtm_and_over_socket_mode() {
     within("socket mode dispatcher", running).await.unwrap().unwrap();
 }
 
-#[tokio::test]
+/// Bots run on `#[tokio::main]`'s multi-threaded runtime. There, a handler's panic must not
+/// hold acks back even while the panic hook is slow: printing a backtrace on a cold machine
+/// takes seconds, and CI once saw exactly that delay the acks on a single-threaded runtime.
+/// The hook here stalls the panicking worker for longer than the acks may take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handler_and_a_panicking_handler_never_delay_acks() {
+    const PANIC_TEXT: &str = "handler panics on purpose";
+    let previous_hook = Arc::new(std::panic::take_hook());
+    let hook = Arc::clone(&previous_hook);
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload_as_str() == Some(PANIC_TEXT) {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        hook(info);
+    }));
     let emulator = start(Emulator::builder()).await;
     let client = socket_client(&emulator).await;
     let started = Arc::new(AtomicUsize::new(0));
@@ -307,7 +320,7 @@ async fn a_slow_handler_and_a_panicking_handler_never_delay_acks() {
             async move {
                 s.fetch_add(1, SeqCst);
                 if message.text.as_deref() == Some("panic") {
-                    panic!("handler panics on purpose");
+                    panic!("{PANIC_TEXT}");
                 }
                 tokio::time::sleep(Duration::from_secs(10)).await;
                 f.fetch_add(1, SeqCst);
