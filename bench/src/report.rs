@@ -204,10 +204,25 @@ const CHANGES: &[(&str, &str, &str)] = &[
          echo_bot 21,111 → 20,671 (−2.1 %; 1.72× → 1.67× the floor), dispatcher 26,723 → 26,253 \
          (−1.8 %). echo_bot's 100,000-event burst, two 2-run throughput passes each, alternated: \
          0.54×/0.55× → 0.59×/0.65× the floor's events/s and 2.26×/2.67× → 2.18×/2.17× its CPU per \
-         event, within this machine's run-to-run noise. The `read()` loop that drops events measured \
-         6,175–6,185 → 6,548–6,588 instructions per event against the build before this session's \
-         changes (+6 %); taking the reply fields back out of the event peek left it at 6,576, so that \
-         is not the cause, and this session did not find it.",
+         event, within this machine's run-to-run noise. It cost events: the `read()` loop that drops \
+         events went 6,175–6,185 → 6,548–6,588 instructions per event, because every event now \
+         located its own `ts` and `text` and matched every key against three more names (the next \
+         row).",
+    ),
+    (
+        "The peek reads a frame's keys with a visitor of its own: once a frame has shown a `type` \
+         other than `pong` and neither `ok` nor `reply_to`, its `ts`, `text` and `error` are skipped, \
+         not located (Slack writes `type` first); a frame that still turns out to be a reply after \
+         skipping one is scanned again for them, so a reply never loses a field (tested). An array \
+         frame is no longer read as an event (the derived peek took `[\"message\"]` for one; \
+         tested), and a field the peek reads, given twice, is still malformed.",
+        "`event/envelope.rs`",
+        "instructions per event, `rtm-bench instructions --baseline` (the previous build, same run): \
+         `read()` loop that drops events 6,547 → 6,380 (−2.6 %; the build before the reply scan: \
+         6,183), echo_bot 20,494 → 20,431, dispatcher 25,915 → 25,773, per-channel 25,215 → 25,064. \
+         What is left of the +3 % against the build before the reply scan is the key match against \
+         eight names instead of five (`Key::of`, 130 instructions per event) and the larger frame \
+         value a reply made (`memcpy`, +45).",
     ),
     (
         "A send in flight is smaller: the error a reply slot may carry is boxed (a `SendError` is \

@@ -278,6 +278,23 @@ mod tests {
         assert_eq!(r.text.as_deref(), Some("a \"quote\"\n\u{e9}"));
     }
 
+    /// Events skip `ts` and `text` once their `type` is read; a reply written in that order
+    /// (by a server that types its replies) still gets them.
+    #[test]
+    fn a_typed_reply_with_its_fields_before_ok_keeps_them() {
+        let r = reply(r#"{"type":"message","text":"hi","ts":"1.2","ok":true,"reply_to":9}"#).unwrap();
+        assert_eq!(
+            (r.reply_to, r.ts.as_deref(), r.text.as_deref()),
+            (9, Some("1.2"), Some("hi"))
+        );
+        let e = reply(r#"{"type":"message","error":{"code":3,"msg":"late"},"ok":false,"reply_to":9}"#)
+            .unwrap_err();
+        assert!(
+            matches!(&e, SendError::Slack { code: 3, msg } if msg == "late"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn a_field_of_the_wrong_type_is_a_malformed_reply_naming_it() {
         let e = reply(r#"{"ok":true,"reply_to":1,"ts":5}"#).unwrap_err();

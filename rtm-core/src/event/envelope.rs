@@ -28,20 +28,24 @@ pub(crate) enum Frame {
 }
 
 /// The fields we peek. Strings are borrowed from the frame when they contain no escapes.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Peek<'a> {
-    #[serde(rename = "type", borrow, default)]
     kind: Option<MaybeBorrowed<'a>>,
-    #[serde(borrow, default)]
     subtype: Option<MaybeBorrowed<'a>>,
-    #[serde(default)]
     reply_to: Option<u64>,
-    #[serde(default)]
     ok: Option<bool>,
-    #[serde(borrow, default)]
     channel: ChannelHint<'a>,
-    // A reply's fields, located here so that the reply is not parsed a second time. Raw
-    // values cost what skipping them would: no allocation, no unescaping.
+    /// A reply's own fields, located here so that a reply is scanned once. Raw values cost
+    /// what skipping them would: no allocation, no unescaping.
+    reply: ReplyPeek<'a>,
+    /// A reply field came after `type` in what looked like an event, so it was skipped;
+    /// should the frame turn out to be a reply after all, [`Peek::reply_fields`] scans it again.
+    skipped_reply_field: bool,
+}
+
+/// Where a reply's `ts`, `text` and `error` are.
+#[derive(Default, Deserialize)]
+struct ReplyPeek<'a> {
     #[serde(borrow, default)]
     ts: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -50,17 +54,134 @@ struct Peek<'a> {
     error: Option<&'a RawValue>,
 }
 
-impl Peek<'_> {
+/// A key of a frame, as far as the peek cares.
+enum Key {
+    Type,
+    Subtype,
+    ReplyTo,
+    Ok,
+    Channel,
+    Ts,
+    Text,
+    Error,
+    Other,
+}
+
+impl Key {
+    fn of(name: &str) -> Key {
+        match name {
+            "type" => Key::Type,
+            "subtype" => Key::Subtype,
+            "reply_to" => Key::ReplyTo,
+            "ok" => Key::Ok,
+            "channel" => Key::Channel,
+            "ts" => Key::Ts,
+            "text" => Key::Text,
+            "error" => Key::Error,
+            _ => Key::Other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    // Inlined into the peek's loop: it runs for every key of every frame.
+    #[inline]
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl Visitor<'_> for Visit {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            #[inline]
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Key, E> {
+                Ok(Key::of(name))
+            }
+        }
+        deserializer.deserialize_identifier(Visit)
+    }
+}
+
+impl<'a> Peek<'a> {
+    /// Whether the frame read so far is an event (a `type` other than `pong`, no `ok`, no
+    /// `reply_to`). Events carry `ts` and `text` too, and every event would pay for locating
+    /// them; Slack writes `type` first, so with this check events skip them.
+    fn looks_like_event(&self) -> bool {
+        self.reply_to.is_none()
+            && self.ok.is_none()
+            && self.kind.as_ref().is_some_and(|kind| kind.0 != "pong")
+    }
+
     /// The reply's fields, located in `frame` (which was peeked into `self`).
-    fn reply_fields(&self, frame: &str, reply_to: u64) -> ReplyFields {
+    fn reply_fields(&self, frame: &'a str, reply_to: u64) -> ReplyFields {
+        let rescanned;
+        let reply = if self.skipped_reply_field {
+            // The frame is valid JSON (the peek read it) and raw values accept any value.
+            rescanned = serde_json::from_str::<ReplyPeek<'_>>(frame).unwrap_or_default();
+            &rescanned
+        } else {
+            &self.reply
+        };
         let at = |raw: Option<&RawValue>| raw.and_then(|raw| locate(frame, raw.get()));
         ReplyFields {
             reply_to,
             ok: self.ok,
-            ts: at(self.ts),
-            text: at(self.text),
-            error: at(self.error),
+            ts: at(reply.ts),
+            text: at(reply.text),
+            error: at(reply.error),
         }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Peek<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(PhantomData<&'a str>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Peek<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Peek<'a>, A::Error> {
+                let mut peek = Peek::default();
+                let mut seen = 0u8;
+                while let Some(key) = map.next_key::<Key>()? {
+                    let (bit, name) = match key {
+                        Key::Type => (1, "type"),
+                        Key::Subtype => (2, "subtype"),
+                        Key::ReplyTo => (4, "reply_to"),
+                        Key::Ok => (8, "ok"),
+                        Key::Channel => (16, "channel"),
+                        Key::Ts => (32, "ts"),
+                        Key::Text => (64, "text"),
+                        Key::Error => (128, "error"),
+                        Key::Other => (0, ""),
+                    };
+                    if seen & bit != 0 {
+                        return Err(serde::de::Error::duplicate_field(name));
+                    }
+                    seen |= bit;
+                    match key {
+                        Key::Type => peek.kind = map.next_value()?,
+                        Key::Subtype => peek.subtype = map.next_value()?,
+                        Key::ReplyTo => peek.reply_to = map.next_value()?,
+                        Key::Ok => peek.ok = map.next_value()?,
+                        Key::Channel => peek.channel = map.next_value()?,
+                        Key::Ts | Key::Text | Key::Error if peek.looks_like_event() => {
+                            peek.skipped_reply_field = true;
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        Key::Ts => peek.reply.ts = map.next_value()?,
+                        Key::Text => peek.reply.text = map.next_value()?,
+                        Key::Error => peek.reply.error = map.next_value()?,
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(peek)
+            }
+        }
+        deserializer.deserialize_map(Visit(PhantomData))
     }
 }
 
@@ -374,6 +495,11 @@ mod tests {
             "",
             "nope",
             "[]",
+            // An array is not an object, even one whose first element could be a `type`.
+            r#"["message"]"#,
+            // A field the peek reads, given twice.
+            r#"{"type":"message","type":"hello"}"#,
+            r#"{"reply_to":1,"ok":true,"reply_to":2}"#,
             "42",
             r#"{"type":1}"#,
             r#"{"text":"no type"}"#,
