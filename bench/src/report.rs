@@ -245,6 +245,18 @@ const CHANGES: &[(&str, &str, &str)] = &[
          the new build, 3 of the previous, 2 of the new again): peak RSS 95.0–97.9 → 74.8–75.7 MB, \
          13,600–16,700 → 20,100–24,200 events/s, 80.5–84.0 → 61.0–70.5 µs of CPU per event.",
     ),
+    (
+        "A Web API call is encoded before it waits: the body and (for `chat.postMessage`) the \
+         channel it is paced by are all a waiting call holds. Before, each call kept its arguments \
+         as a JSON map (a B-tree node of about 600 bytes plus a string per key and value) and a \
+         `SocketModeClient` post kept its `PostMessage` too, until the answer came; the URL is \
+         built once the request slot is held.",
+        "`web/client.rs`, `web/body.rs`, `web/methods.rs`",
+        "`socket_echo_bot`, 20,000 envelopes (`rtm-bench socket --clients socket-echo-bot`, one run \
+         each, alternated: new, previous, new, previous, previous, new): peak RSS 75.1–75.9 → \
+         47.8–48.9 MB; events/s and CPU per event within this machine's noise (18,600–28,400 \
+         against 16,300–26,200; 51–78 against 54.5–89.5 µs).",
+    ),
 ];
 
 fn changes(w: &mut String) {

@@ -17,6 +17,28 @@ pub(crate) struct Body {
     pub(crate) bytes: bytes::Bytes,
 }
 
+/// A call encoded and ready to send: what a call waiting for its turn holds (not the
+/// arguments it was encoded from).
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) body: Body,
+    /// `chat.postMessage`'s channel, which its pace is kept per.
+    pub(crate) channel: Option<Box<str>>,
+}
+
+impl Request {
+    pub(crate) fn new(method: &str, args: &Map<String, Value>) -> Request {
+        let channel = (method == "chat.postMessage")
+            .then(|| args.get("channel").and_then(Value::as_str))
+            .flatten()
+            .map(Box::from);
+        Request {
+            body: encode(method, args),
+            channel,
+        }
+    }
+}
+
 /// Methods documented as accepting JSON bodies; all others get forms.
 pub(crate) fn accepts_json(method: &str) -> bool {
     matches!(
@@ -97,6 +119,18 @@ mod tests {
 
     fn args(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    /// A request keeps what its sends need (the body, and the channel a post is paced by)
+    /// without the arguments it was encoded from.
+    #[test]
+    fn a_request_keeps_its_body_and_a_posts_channel() {
+        let post = args(json!({"channel": "C1", "text": "hi", "thread_ts": null}));
+        let request = Request::new("chat.postMessage", &post);
+        assert_eq!(request.channel.as_deref(), Some("C1"));
+        assert_eq!(&request.body.bytes[..], br#"{"channel":"C1","text":"hi"}"#);
+        let update = Request::new("chat.update", &post);
+        assert_eq!(update.channel, None, "only posts are paced per channel");
     }
 
     #[test]

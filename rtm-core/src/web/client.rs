@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use tokio::time::{Instant, sleep};
 use tracing::{debug, warn};
 
-use super::body::{self, Body};
+use super::body::{Body, Request};
 use super::error::WebError;
 use super::limits::{Limiter, Pacing};
 use super::retry::RetryPolicy;
@@ -292,16 +292,20 @@ impl WebClient {
             #[serde(default)]
             text: String,
         }
+        const METHOD: &str = "chat.postMessage";
         let mut message = super::PostMessage::new(channel, text);
         if let Some(ts) = thread_ts {
             message = message.thread_ts(ts);
         }
+        // Encoded here, so that a post waiting for its turn holds its body and nothing more.
+        let request = match to_object(METHOD, &message) {
+            Ok(args) => Request::new(METHOD, &args),
+            Err(error) => return crate::ReplyFuture::failed(crate::SendError::Web(error)),
+        };
+        drop(message);
         let (web, sent) = (self.clone(), text.to_owned());
         crate::ReplyFuture::spawn(async move {
-            let posted: PostedText = web
-                .call("chat.postMessage", &message)
-                .await
-                .map_err(crate::SendError::Web)?;
+            let posted: PostedText = web.send(METHOD, &request).await.map_err(crate::SendError::Web)?;
             let stored = posted.message.map(|message| message.text);
             Ok(crate::Reply::new(Some(posted.ts), stored.or(Some(sent))))
         })
@@ -346,8 +350,8 @@ impl WebClient {
         method: &str,
         args: &impl Serialize,
     ) -> Result<T, WebError> {
-        let args = to_object(method, args)?;
-        self.call_args(method, &args).await
+        let request = Request::new(method, &to_object(method, args)?);
+        self.send(method, &request).await
     }
 
     /// Like [`call`](Self::call), returning Slack's answer as raw JSON.
@@ -358,17 +362,26 @@ impl WebClient {
         self.call(method, args).await
     }
 
-    /// Calls `method` with arguments already in a JSON object.
+    /// Calls `method` with arguments already in a JSON object, which it drops once encoded.
     pub(crate) async fn call_args<T: DeserializeOwned>(
         &self,
         method: &str,
-        args: &Map<String, Value>,
+        args: Map<String, Value>,
     ) -> Result<T, WebError> {
-        let channel = (method == "chat.postMessage")
-            .then(|| args.get("channel").and_then(Value::as_str))
-            .flatten();
-        let body = body::encode(method, args);
-        let bytes = self.execute(method, &body, channel).await?;
+        let request = Request::new(method, &args);
+        drop(args);
+        self.send(method, &request).await
+    }
+
+    /// Sends an encoded call (with resends) and deserialises its answer.
+    pub(crate) async fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        request: &Request,
+    ) -> Result<T, WebError> {
+        let bytes = self
+            .execute(method, &request.body, request.channel.as_deref())
+            .await?;
         serde_json::from_slice(&bytes).map_err(|e| WebError::Decode {
             method: method.to_owned(),
             reason: e.to_string(),
@@ -413,13 +426,6 @@ impl WebClient {
     /// One HTTP attempt.
     async fn attempt(&self, method: &str, body: &Body) -> Result<bytes::Bytes, (WebError, Resend)> {
         let inner = &*self.inner;
-        let url = inner.base.join(method).map_err(|e| {
-            let error = WebError::InvalidArguments {
-                method: method.to_owned(),
-                reason: format!("not a method name: {e}"),
-            };
-            (error, Resend::Never)
-        })?;
         // Held until the answer is read: the connection is busy until then.
         let Ok(Ok(_slot)) = tokio::time::timeout(inner.timeout, inner.slots.acquire()).await else {
             let error = WebError::Transport {
@@ -435,17 +441,19 @@ impl WebClient {
         };
         // Boxed: thousands of calls may wait for a slot above, and each would otherwise hold
         // room for the whole HTTP exchange (most of this future's size) while it waits.
-        Box::pin(self.exchange(method, url, body)).await
+        Box::pin(self.exchange(method, body)).await
     }
 
     /// Sends `body` once, on a request slot already held, and reads the answer.
-    async fn exchange(
-        &self,
-        method: &str,
-        url: Url,
-        body: &Body,
-    ) -> Result<bytes::Bytes, (WebError, Resend)> {
+    async fn exchange(&self, method: &str, body: &Body) -> Result<bytes::Bytes, (WebError, Resend)> {
         let inner = &*self.inner;
+        let url = inner.base.join(method).map_err(|e| {
+            let error = WebError::InvalidArguments {
+                method: method.to_owned(),
+                reason: format!("not a method name: {e}"),
+            };
+            (error, Resend::Never)
+        })?;
         let sent = inner
             .http
             .post(url)
@@ -628,8 +636,7 @@ mod tests {
     #[test]
     fn a_call_waiting_for_a_slot_does_not_hold_the_http_exchange() {
         let web = WebClient::builder("xoxb-test").build().unwrap();
-        let args = Map::new();
-        let call = web.call_args::<Value>("chat.postMessage", &args);
+        let call = web.call_args::<Value>("chat.postMessage", Map::new());
         assert!(size_of_val(&call) <= 768, "{}", size_of_val(&call));
     }
 }

@@ -156,7 +156,7 @@ impl WebClient {
     pub async fn chat_update(&self, channel: &str, ts: &str, text: &str) -> Result<Changed, WebError> {
         let method = "chat.update";
         let args = args(method, json!({"channel": channel, "ts": ts, "text": text}))?;
-        self.call_args(method, &args).await
+        self.call_args(method, args).await
     }
 
     /// `chat.delete` (JSON): deletes a message the token posted.
@@ -166,7 +166,7 @@ impl WebClient {
     pub async fn chat_delete(&self, channel: &str, ts: &str) -> Result<Changed, WebError> {
         let method = "chat.delete";
         let args = args(method, json!({"channel": channel, "ts": ts}))?;
-        self.call_args(method, &args).await
+        self.call_args(method, args).await
     }
 
     /// `chat.postEphemeral` (JSON): shows `text` to `user` only; returns the message's `ts`.
@@ -176,7 +176,7 @@ impl WebClient {
     pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<String, WebError> {
         let method = "chat.postEphemeral";
         let args = args(method, json!({"channel": channel, "user": user, "text": text}))?;
-        let answer: EphemeralAnswer = self.call_args(method, &args).await?;
+        let answer: EphemeralAnswer = self.call_args(method, args).await?;
         Ok(answer.message_ts)
     }
 
@@ -199,7 +199,7 @@ impl WebClient {
     async fn reaction(&self, method: &str, channel: &str, ts: &str, name: &str) -> Result<(), WebError> {
         let name = name.trim_matches(':');
         let args = args(method, json!({"channel": channel, "timestamp": ts, "name": name}))?;
-        let _: Nothing = self.call_args(method, &args).await?;
+        let _: Nothing = self.call_args(method, args).await?;
         Ok(())
     }
 
@@ -210,7 +210,7 @@ impl WebClient {
     pub async fn users_info(&self, user: &str) -> Result<User, WebError> {
         let method = "users.info";
         let answer: UserAnswer = self
-            .call_args(method, &args(method, json!({"user": user}))?)
+            .call_args(method, args(method, json!({"user": user}))?)
             .await?;
         Ok(answer.user)
     }
@@ -222,7 +222,7 @@ impl WebClient {
     pub async fn conversations_info(&self, channel: &str) -> Result<Conversation, WebError> {
         let method = "conversations.info";
         let args = args(method, json!({"channel": channel}))?;
-        let answer: ChannelAnswer = self.call_args(method, &args).await?;
+        let answer: ChannelAnswer = self.call_args(method, args).await?;
         Ok(answer.channel)
     }
 
@@ -234,7 +234,7 @@ impl WebClient {
     pub async fn conversations_open(&self, users: &[&str]) -> Result<Conversation, WebError> {
         let method = "conversations.open";
         let args = args(method, json!({"users": users.join(",")}))?;
-        let answer: ChannelAnswer = self.call_args(method, &args).await?;
+        let answer: ChannelAnswer = self.call_args(method, args).await?;
         Ok(answer.channel)
     }
 
@@ -285,7 +285,7 @@ impl WebClient {
     /// # Errors
     /// [`WebError::Slack`] with `invalid_auth`, `token_revoked`, …
     pub async fn auth_test(&self) -> Result<AuthTest, WebError> {
-        self.call_args("auth.test", &Map::new()).await
+        self.call_args("auth.test", Map::new()).await
     }
 
     /// `views.open` (JSON): opens a modal `view` for an interaction's `trigger_id` (valid
@@ -297,7 +297,7 @@ impl WebClient {
     pub async fn views_open(&self, trigger_id: &str, view: &Value) -> Result<Value, WebError> {
         let method = "views.open";
         let args = args(method, json!({"trigger_id": trigger_id, "view": view}))?;
-        let answer: ViewAnswer = self.call_args(method, &args).await?;
+        let answer: ViewAnswer = self.call_args(method, args).await?;
         Ok(answer.view)
     }
 
@@ -308,7 +308,7 @@ impl WebClient {
     pub async fn views_publish(&self, user_id: &str, view: &Value) -> Result<Value, WebError> {
         let method = "views.publish";
         let args = args(method, json!({"user_id": user_id, "view": view}))?;
-        let answer: ViewAnswer = self.call_args(method, &args).await?;
+        let answer: ViewAnswer = self.call_args(method, args).await?;
         Ok(answer.view)
     }
 }

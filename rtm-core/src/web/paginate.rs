@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt, TryStreamExt, stream};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::body::Request;
 use super::client::WebClient;
 use super::error::WebError;
 
@@ -82,7 +83,7 @@ impl<T: DeserializeOwned + Send + 'static> Paginated<T> {
             let Some((client, method, mut args, key)) = state else {
                 return Ok(None);
             };
-            let mut answer: Map<String, Value> = client.call_args(&method, &args).await?;
+            let mut answer: Map<String, Value> = client.send(&method, &Request::new(&method, &args)).await?;
             let items = match answer.remove(key) {
                 Some(items) => serde_json::from_value(items).map_err(|e| WebError::Decode {
                     method: method.clone(),
