@@ -55,6 +55,7 @@ struct ReplyPeek<'a> {
 }
 
 /// A key of a frame, as far as the peek cares.
+#[derive(Clone, Copy, PartialEq)]
 enum Key {
     Type,
     Subtype,
@@ -68,6 +69,11 @@ enum Key {
 }
 
 impl Key {
+    /// The names of the keys the peek reads, in declaration order.
+    const NAMES: [&'static str; 8] = [
+        "type", "subtype", "reply_to", "ok", "channel", "ts", "text", "error",
+    ];
+
     fn of(name: &str) -> Key {
         match name {
             "type" => Key::Type,
@@ -145,21 +151,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Peek<'a> {
                 let mut peek = Peek::default();
                 let mut seen = 0u8;
                 while let Some(key) = map.next_key::<Key>()? {
-                    let (bit, name) = match key {
-                        Key::Type => (1, "type"),
-                        Key::Subtype => (2, "subtype"),
-                        Key::ReplyTo => (4, "reply_to"),
-                        Key::Ok => (8, "ok"),
-                        Key::Channel => (16, "channel"),
-                        Key::Ts => (32, "ts"),
-                        Key::Text => (64, "text"),
-                        Key::Error => (128, "error"),
-                        Key::Other => (0, ""),
-                    };
-                    if seen & bit != 0 {
-                        return Err(serde::de::Error::duplicate_field(name));
+                    if key != Key::Other {
+                        let bit = 1u8 << key as u8;
+                        if seen & bit != 0 {
+                            return Err(serde::de::Error::duplicate_field(Key::NAMES[key as usize]));
+                        }
+                        seen |= bit;
                     }
-                    seen |= bit;
                     match key {
                         Key::Type => peek.kind = map.next_value()?,
                         Key::Subtype => peek.subtype = map.next_value()?,
@@ -411,6 +409,15 @@ mod tests {
         }
     }
 
+    /// `Key::NAMES` and `Key::of` name the same keys in the same order (duplicate-field
+    /// errors name the key from the first).
+    #[test]
+    fn key_names_match_their_keys() {
+        for (index, name) in Key::NAMES.iter().enumerate() {
+            assert_eq!(Key::of(name) as usize, index, "{name}");
+        }
+        assert!(Key::of("user") == Key::Other);
+    }
     #[test]
     fn peeks_type_and_subtype() {
         let e = event(r#"{"type":"message","subtype":"bot_message","text":"hi","nested":{"type":"x"}}"#);

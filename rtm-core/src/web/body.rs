@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use super::error::WebError;
+
 /// The JSON content type Slack wants (without the charset it warns `missing_charset`).
 const JSON: &str = "application/json; charset=utf-8";
 /// The form content type (with a charset Slack warns `superfluous_charset`).
@@ -27,6 +29,11 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    /// Encodes `args`, anything that serialises to a JSON object (or `()` for none).
+    pub(crate) fn encode(method: &str, args: &impl serde::Serialize) -> Result<Request, WebError> {
+        Ok(Request::new(method, &super::client::to_object(method, args)?))
+    }
+
     pub(crate) fn new(method: &str, args: &Map<String, Value>) -> Request {
         let channel = (method == "chat.postMessage")
             .then(|| args.get("channel").and_then(Value::as_str))

@@ -298,11 +298,10 @@ impl WebClient {
             message = message.thread_ts(ts);
         }
         // Encoded here, so that a post waiting for its turn holds its body and nothing more.
-        let request = match to_object(METHOD, &message) {
-            Ok(args) => Request::new(METHOD, &args),
+        let request = match Request::encode(METHOD, &message) {
+            Ok(request) => request,
             Err(error) => return crate::ReplyFuture::failed(crate::SendError::Web(error)),
         };
-        drop(message);
         let (web, sent) = (self.clone(), text.to_owned());
         crate::ReplyFuture::spawn(async move {
             let posted: PostedText = web.send(METHOD, &request).await.map_err(crate::SendError::Web)?;
@@ -350,7 +349,7 @@ impl WebClient {
         method: &str,
         args: &impl Serialize,
     ) -> Result<T, WebError> {
-        let request = Request::new(method, &to_object(method, args)?);
+        let request = Request::encode(method, args)?;
         self.send(method, &request).await
     }
 
